@@ -1,0 +1,309 @@
+//! What the `neo-supportd` binary does: its command line (every flag also
+//! read from a `NEO_SUPPORT_*` environment variable), logging, the `serve`
+//! command with graceful shutdown, and the bootstrap `token` commands that
+//! work on the database directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::clock::{Clock, SystemClock};
+use crate::domain::token::{Role, TokenSecret, check_token_name};
+use crate::error::{Error, Result};
+use crate::grpc::AppState;
+use crate::server::{ServeOptions, TlsFiles, serve};
+use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, Store};
+
+/// neo-supportd: the neo-support gRPC server.
+#[derive(Debug, Parser)]
+#[command(name = "neo-supportd", version, about)]
+pub struct Cli {
+    /// Log format: human-readable text or one JSON object per line.
+    #[arg(long, env = "NEO_SUPPORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// neo-supportd's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve gRPC until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Manage access tokens directly in the database (for bootstrapping).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: `sqlite://PATH` (created if missing) or
+    /// `postgres://USER@HOST/DB`.
+    #[arg(long, env = "NEO_SUPPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Most database connections this process opens.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 8
+    )]
+    pub database_max_connections: u32,
+    /// Seconds a call waits for a database connection before it answers
+    /// UNAVAILABLE.
+    #[arg(long, env = "NEO_SUPPORT_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
+    pub database_timeout_secs: u64,
+}
+
+impl DatabaseArgs {
+    /// Connects and runs the migrations.
+    pub async fn connect(&self) -> Result<Arc<dyn Store>> {
+        let options = DatabaseOptions {
+            max_connections: self.database_max_connections.max(1),
+            acquire_timeout: Duration::from_secs(self.database_timeout_secs.max(1)),
+        };
+        store::connect(&self.database_url, &options).await
+    }
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "NEO_SUPPORT_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// TLS certificate chain (PEM file); needs --tls-key.
+    #[arg(long, env = "NEO_SUPPORT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM file); needs --tls-cert.
+    #[arg(long, env = "NEO_SUPPORT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds the calls in flight get to finish after SIGINT or SIGTERM.
+    #[arg(long, env = "NEO_SUPPORT_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// Seconds between the health service's database checks.
+    #[arg(long, env = "NEO_SUPPORT_HEALTH_INTERVAL_SECS", default_value_t = 2)]
+    pub health_interval_secs: u64,
+}
+
+/// `token` commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a staff token and print it once.
+    Create {
+        /// Create a staff token (customer tokens are created through the
+        /// server by staff).
+        #[arg(long, required = true)]
+        staff: bool,
+        /// A name that says whose token it is.
+        #[arg(long)]
+        name: String,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The token's id, from `token list`.
+        id: i64,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Sets up logging to stderr: `NEO_SUPPORT_LOG` filters (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEO_SUPPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => run_serve(args).await,
+        Command::Token(command) => run_token(command).await,
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert_pem: read_file("tls_cert", cert)?,
+            key_pem: read_file("tls_key", key)?,
+        }),
+        _ => None,
+    };
+    let store = args.database.connect().await?;
+    tracing::info!(
+        backend = store.backend(),
+        "database ready, migrations applied"
+    );
+    let listener = TcpListener::bind(args.listen).await.map_err(|error| {
+        Error::invalid(
+            "listen",
+            format!("cannot listen on {}: {error}", args.listen),
+        )
+    })?;
+    let local = listener.local_addr().map_err(Error::internal)?;
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(%local, "serving PLAINTEXT gRPC on a non-loopback address: tokens cross the network unencrypted; give --tls-cert and --tls-key");
+    }
+    tracing::info!(%local, tls = tls.is_some(), "neo-supportd listening");
+
+    let state = AppState {
+        store,
+        clock: Arc::new(SystemClock),
+    };
+    let options = ServeOptions {
+        tls,
+        health_interval: Duration::from_secs(args.health_interval_secs.max(1)),
+    };
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, state, options, async {
+        let _ = stop_rx.await;
+    }));
+    shutdown_signal().await;
+    tracing::info!(
+        grace_secs = args.shutdown_grace_secs,
+        "shutting down: finishing calls in flight"
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_secs), server).await {
+        Ok(Ok(result)) => result?,
+        Ok(Err(join)) => return Err(Error::internal(join)),
+        Err(_) => tracing::warn!("grace period over: calls still in flight were cut off"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn read_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|error| Error::invalid(field, format!("cannot read {}: {error}", path.display())))
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM; stopping on SIGINT only");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn run_token(command: TokenCommand) -> Result<()> {
+    let now = SystemClock.now();
+    match command {
+        TokenCommand::Create { name, database, .. } => {
+            check_token_name(&name).map_err(|message| Error::invalid("name", message))?;
+            let store = database.connect().await?;
+            let secret = TokenSecret::generate();
+            let record = store
+                .create_token(&name, &Role::Staff, &secret.hash(), now)
+                .await?;
+            eprintln!(
+                "created staff token {} (id {}); it is shown only this once:",
+                record.name, record.id
+            );
+            println!("{}", secret.expose());
+        }
+        TokenCommand::List { json, database } => {
+            let store = database.connect().await?;
+            let tokens = store.list_tokens().await?;
+            if json {
+                let rows: Vec<_> = tokens
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "id": t.id,
+                            "name": t.name,
+                            "role": t.role.kind(),
+                            "contract_id": match &t.role { Role::Customer { contract_id } => Some(contract_id), Role::Staff => None },
+                            "created_at": t.created_at.to_rfc3339(),
+                            "revoked_at": t.revoked_at.map(|at| at.to_rfc3339()),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("ID\tROLE\tNAME\tCREATED\tREVOKED");
+                for t in tokens {
+                    let revoked = t
+                        .revoked_at
+                        .map(|at| at.to_rfc3339())
+                        .unwrap_or_else(|| "-".into());
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        t.id,
+                        t.role.kind(),
+                        t.name,
+                        t.created_at.to_rfc3339(),
+                        revoked
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { id, database } => {
+            let store = database.connect().await?;
+            if !store.revoke_token(id, now).await? {
+                return Err(Error::NotFound {
+                    reason: "TOKEN_NOT_FOUND",
+                    message: format!("no token in use has id {id}"),
+                });
+            }
+            eprintln!("revoked token {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! Pure business rules: no tonic, no sqlx, no clock reads. Everything here
+//! takes the instant or date it works on as a parameter.
+
+pub mod calendar;
+pub mod dates;
+pub mod holidays;
+pub mod token;

@@ -1,0 +1,88 @@
+//! The gRPC face of the service: the generated protobuf types ([`pb`]),
+//! one file per service, the conversion between proto messages and domain
+//! types, and the mapping of [`Error`] to `tonic::Status`, the only place
+//! that builds one.
+
+pub mod convert;
+mod status;
+pub mod support;
+
+use std::sync::Arc;
+
+use tonic::metadata::MetadataMap;
+
+use crate::clock::Clock;
+use crate::domain::token::{Role, hash_token};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub use status::to_status;
+
+/// The generated types of package `neo.support.v1`.
+pub mod pb {
+    #![allow(missing_docs)]
+    tonic::include_proto!("neo.support.v1");
+
+    /// The encoded descriptor set of `proto/`, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/neo_support_descriptor.bin"));
+}
+
+/// What every service shares: the store and the clock.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where everything is kept.
+    pub store: Arc<dyn Store>,
+    /// Where the server reads the time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Who is calling, from their token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's name (never the token).
+    pub token_name: String,
+    /// What the caller may do.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses a caller that is not staff.
+    pub fn require_staff(&self) -> Result<()> {
+        match self.role {
+            Role::Staff => Ok(()),
+            Role::Customer { .. } => Err(Error::staff_only()),
+        }
+    }
+}
+
+impl AppState {
+    /// Checks the bearer token of a call.
+    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
+        let missing = || Error::Unauthenticated {
+            reason: "TOKEN_MISSING",
+            message: "this call needs a bearer token in the authorization metadata".into(),
+        };
+        let invalid = || Error::Unauthenticated {
+            reason: "TOKEN_INVALID",
+            message: "the access token is unknown or revoked".into(),
+        };
+        let value = metadata.get("authorization").ok_or_else(missing)?;
+        let value = value.to_str().map_err(|_| invalid())?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(missing)?;
+        let record = self
+            .store
+            .find_active_token(&hash_token(token))
+            .await?
+            .ok_or_else(invalid)?;
+        Ok(Caller {
+            token_name: record.name,
+            role: record.role,
+        })
+    }
+}

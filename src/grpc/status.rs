@@ -1,0 +1,66 @@
+//! [`Error`] to `tonic::Status`: the right code, a `google.rpc.ErrorInfo`
+//! with a stable reason and domain `neo-support`, `google.rpc.BadRequest`
+//! field violations for bad fields. Internal causes are logged here and
+//! answered with a generic message.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::Error;
+
+/// The ErrorInfo domain of every refusal.
+pub const ERROR_DOMAIN: &str = "neo-support";
+
+fn status(code: Code, reason: &str, message: String, field: Option<(&str, &str)>) -> Status {
+    let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    if let Some((field, description)) = field {
+        details.add_bad_request_violation(field, description);
+    }
+    Status::with_error_details(code, message, details)
+}
+
+/// Turns a library error into the status a client sees.
+pub fn to_status(error: Error) -> Status {
+    match error {
+        Error::InvalidArgument { field, message } => status(
+            Code::InvalidArgument,
+            "INVALID_ARGUMENT",
+            format!("{field}: {message}"),
+            Some((&field, &message)),
+        ),
+        Error::OutOfRange { field, message } => status(
+            Code::OutOfRange,
+            "DATE_OUT_OF_RANGE",
+            format!("{field}: {message}"),
+            Some((&field, &message)),
+        ),
+        Error::NotFound { reason, message } => status(Code::NotFound, reason, message, None),
+        Error::AlreadyExists { reason, message } => {
+            status(Code::AlreadyExists, reason, message, None)
+        }
+        Error::FailedPrecondition { reason, message } => {
+            status(Code::FailedPrecondition, reason, message, None)
+        }
+        Error::Unauthenticated { reason, message } => {
+            status(Code::Unauthenticated, reason, message, None)
+        }
+        Error::PermissionDenied { reason, message } => {
+            status(Code::PermissionDenied, reason, message, None)
+        }
+        Error::DatabaseUnavailable(source) => {
+            tracing::warn!(error = %source, "database unavailable");
+            status(
+                Code::Unavailable,
+                "DATABASE_UNAVAILABLE",
+                "the database is unavailable; try again shortly".into(),
+                None,
+            )
+        }
+        Error::Internal(source) => {
+            tracing::error!(error = %source, "internal error");
+            status(Code::Internal, "INTERNAL", "internal error".into(), None)
+        }
+    }
+}

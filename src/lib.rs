@@ -1,0 +1,31 @@
+//! neo-support: the service behind the annual support contract of
+//! desknet's NEO Backup Server.
+//!
+//! A map of the modules, from the inside out:
+//! - [`domain`]: pure rules with no I/O: the Japanese business calendar
+//!   ([`domain::holidays`], [`domain::calendar`]), date parsing
+//!   ([`domain::dates`]) and access tokens ([`domain::token`]).
+//! - [`error`]: the one error type of the library.
+//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL
+//!   implementations.
+//! - [`grpc`]: the generated protobuf types, the gRPC services and the
+//!   conversion between proto messages and domain types; the only place
+//!   that builds `tonic::Status`.
+//! - [`server`]: `serve(listener, state, shutdown)`, used by the daemon and
+//!   the tests, with health, reflection and TLS.
+//! - [`client`]: the typed client shared by the CLI and the tests.
+//! - [`cli`] and [`daemon`]: what the two binaries `neo-support` and
+//!   `neo-supportd` do, so that the binaries stay thin.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod daemon;
+pub mod domain;
+pub mod error;
+pub mod grpc;
+pub mod server;
+pub mod store;
+
+pub use error::{Error, Result};

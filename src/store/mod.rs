@@ -1,0 +1,168 @@
+//! Storage. The [`Store`] trait says what the service keeps; [`sqlite`]
+//! (the embedded default, one machine) and [`postgres`] (several replicas
+//! sharing one database) implement it on sqlx's native drivers, each with
+//! its own migrations folder embedded in the binary.
+//!
+//! Statements that read the same on both backends are written once, in
+//! [`common`], and expanded into each backend by a macro; what differs per
+//! backend (connection set-up, locking) lives in that backend's file.
+
+mod common;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, OverrideAction};
+use crate::domain::token::Role;
+use crate::error::{Error, Result};
+
+/// The default database: a SQLite file under `./data/`, created on first
+/// start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/neo-support.db";
+
+/// How the service connects to its database.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long a call waits for a connection before it answers
+    /// UNAVAILABLE.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A stored access token (never the token itself, only what it grants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Store-assigned id.
+    pub id: i64,
+    /// The name staff gave it.
+    pub name: String,
+    /// What its holder may do.
+    pub role: Role,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What the service keeps, on either backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores a new company closure.
+    async fn create_closure(
+        &self,
+        name: &str,
+        range: &ClosureRange,
+        now: DateTime<Utc>,
+    ) -> Result<Closure>;
+    /// Every company closure, oldest first.
+    async fn list_closures(&self) -> Result<Vec<Closure>>;
+    /// Removes a closure; false when there was none with that id.
+    async fn delete_closure(&self, id: i64) -> Result<bool>;
+
+    /// Stores a holiday override; ALREADY_EXISTS when the date has one.
+    async fn create_holiday_override(
+        &self,
+        date: NaiveDate,
+        action: &OverrideAction,
+        note: &str,
+        now: DateTime<Utc>,
+    ) -> Result<HolidayOverride>;
+    /// Every holiday override, in date order.
+    async fn list_holiday_overrides(&self) -> Result<Vec<HolidayOverride>>;
+    /// Removes an override; false when there was none with that id.
+    async fn delete_holiday_override(&self, id: i64) -> Result<bool>;
+
+    /// Stores a token's hash; ALREADY_EXISTS when a token in use has the
+    /// name.
+    async fn create_token(
+        &self,
+        name: &str,
+        role: &Role,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<TokenRecord>;
+    /// The unrevoked token with this hash, if any.
+    async fn find_active_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    /// Every token, oldest first.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Revokes the token in use with this id; false when there is none.
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+
+    /// The business calendar as staff have set it.
+    async fn load_calendar(&self) -> Result<Calendar> {
+        let closures = self.list_closures().await?;
+        let overrides = self.list_holiday_overrides().await?;
+        Ok(Calendar::new(closures, overrides))
+    }
+}
+
+/// Opens the database at `url` (`sqlite://PATH` or `postgres://...`),
+/// creating a SQLite file that does not exist yet, and runs the migrations.
+pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, options).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            postgres::PostgresStore::connect(url, options).await?,
+        ))
+    } else {
+        Err(Error::invalid(
+            "database_url",
+            "the database URL must start with sqlite:// or postgres://",
+        ))
+    }
+}
+
+/// Maps a driver error: a database that cannot be reached is UNAVAILABLE,
+/// anything else internal.
+pub(crate) fn db_error(error: sqlx::Error) -> Error {
+    let unavailable = match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08), operator intervention
+            // such as a terminated backend (57P), too many connections.
+            // SQLite: busy (5), I/O error (10), cannot open (14), not a
+            // database (26), read-only (8).
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || matches!(code.as_ref(), "5" | "8" | "10" | "14" | "26")
+        }),
+        _ => false,
+    };
+    if unavailable {
+        Error::DatabaseUnavailable(Box::new(error))
+    } else {
+        Error::internal(error)
+    }
+}
+
+/// Whether a driver error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,44 @@
+//! The PostgreSQL backend, for several replicas sharing one database.
+//! sqlx's migrator takes an advisory lock, so replicas starting at once run
+//! the migrations exactly once.
+
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::error::{Error, Result};
+use crate::store::common::impl_common_store;
+use crate::store::{DatabaseOptions, db_error};
+
+/// A PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://...`) and runs the migrations.
+    pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
+        let connect_options = PgConnectOptions::from_str(url)
+            .map_err(|_| Error::invalid("database_url", "not a valid postgres:// URL"))?
+            .application_name("neo-supportd");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect_options)
+            .await
+            .map_err(db_error)?;
+        sqlx::migrate!("migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(Error::internal)?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool, for tests and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl_common_store!(PostgresStore, "postgres", {});
