@@ -29,10 +29,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        if let Some(parent) = connect_options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(Error::internal)?;
-            }
+        if let Some(parent) = connect_options.get_filename().parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(Error::internal)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)

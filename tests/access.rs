@@ -1,0 +1,147 @@
+//! Access tokens, health and reflection against a real server.
+
+mod common;
+
+use common::{TestServer, reason, test_databases};
+use neo_support::domain::token::Role;
+use neo_support::grpc::pb;
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+fn day() -> pb::GetCalendarDayRequest {
+    pb::GetCalendarDayRequest { date: "2026-11-25".into() }
+}
+
+fn closure() -> pb::CreateClosureRequest {
+    pb::CreateClosureRequest {
+        closure: Some(pb::Closure {
+            name: "創立記念日".into(),
+            range: Some(pb::closure::Range::Dates(pb::DateRange {
+                start_on: "2026-12-01".into(),
+                end_on: "2026-12-01".into(),
+            })),
+            ..Default::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let missing = server.client(None).await.get_calendar_day(day()).await.unwrap_err();
+        assert_eq!(missing.code(), Code::Unauthenticated, "{}", db.label);
+        assert_eq!(reason(&missing), "TOKEN_MISSING");
+
+        let unknown = server.client(Some("nst_not-a-real-token")).await.get_calendar_day(day()).await.unwrap_err();
+        assert_eq!(unknown.code(), Code::Unauthenticated);
+        assert_eq!(reason(&unknown), "TOKEN_INVALID");
+
+        let (id, token) = server.token("alice", Role::Staff).await;
+        server.client(Some(&token)).await.get_calendar_day(day()).await.unwrap();
+        assert!(server.store.revoke_token(id, chrono::Utc::now()).await.unwrap());
+        let revoked = server.client(Some(&token)).await.get_calendar_day(day()).await.unwrap_err();
+        assert_eq!(revoked.code(), Code::Unauthenticated, "{}", db.label);
+        assert_eq!(reason(&revoked), "TOKEN_INVALID");
+        assert!(!revoked.message().contains(&token[4..]), "the token never comes back");
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn a_customer_token_reads_the_calendar_but_cannot_change_it() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let (_, token) = server.token("customer C-1", Role::Customer { contract_id: "C-1".into() }).await;
+        let mut customer = server.client(Some(&token)).await;
+        customer.get_calendar_day(day()).await.unwrap();
+        let denied = customer.create_closure(closure()).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied, "{}", db.label);
+        assert_eq!(reason(&denied), "STAFF_ONLY");
+        let denied = customer.list_closures(pb::ListClosuresRequest {}).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        assert!(server.store.list_closures().await.unwrap().is_empty());
+        server.staff().await.create_closure(closure()).await.unwrap();
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let (id, _) = server.token("bob", Role::Staff).await;
+        let taken = server.store.create_token("bob", &Role::Staff, "another-hash", chrono::Utc::now()).await;
+        assert!(matches!(taken, Err(neo_support::Error::AlreadyExists { reason: "TOKEN_NAME_TAKEN", .. })), "{}", db.label);
+        server.store.revoke_token(id, chrono::Utc::now()).await.unwrap();
+        server.token("bob", Role::Staff).await;
+        let tokens = server.store.list_tokens().await.unwrap();
+        assert_eq!(tokens.iter().filter(|t| t.name == "bob").count(), 2);
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_reports_serving() {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        let channel = neo_support::client::channel(&server.options(None)).await.unwrap();
+        let mut health = HealthClient::new(channel);
+        for service in ["", "neo.support.v1.SupportService"] {
+            let answer = health
+                .check(HealthCheckRequest { service: service.into() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?} on {}", db.label);
+        }
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn reflection_answers_in_both_versions_without_a_token() {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let db = common::TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let channel = neo_support::client::channel(&server.options(None)).await.unwrap();
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = client.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let answer = stream.message().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("expected a service list");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"neo.support.v1.SupportService"), "{names:?}");
+    assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
+
+    let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+            "neo.support.v1.SupportService".into(),
+        )),
+    };
+    let mut stream = alpha.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let answer = stream.message().await.unwrap().unwrap();
+    assert!(
+        matches!(
+            answer.message_response,
+            Some(v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
+        ),
+        "{:?}",
+        answer.message_response
+    );
+    server.stop().await;
+}

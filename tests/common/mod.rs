@@ -1,0 +1,238 @@
+//! Test harness: a fresh database per test on each backend (SQLite always,
+//! PostgreSQL when `NEO_SUPPORT_TEST_POSTGRES_URL` is set) and a real
+//! server on `127.0.0.1:0` with a pinned clock and a staff token.
+
+#![allow(dead_code)]
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use neo_support::client::{self, ClientOptions, SupportClient};
+use neo_support::clock::{Clock, FixedClock};
+use neo_support::domain::dates::jst;
+use neo_support::domain::token::{Role, TokenSecret};
+use neo_support::grpc::AppState;
+use neo_support::server::{ServeOptions, serve};
+use neo_support::store::{self, DatabaseOptions, Store};
+use sqlx::Connection;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "NEO_SUPPORT_TEST_POSTGRES_URL";
+
+/// A database made for one test.
+pub struct TestDb {
+    /// `sqlite` or `postgres`, for assertion messages.
+    pub label: &'static str,
+    /// The URL the server connects to.
+    pub url: String,
+    dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// A new SQLite file in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}/test.db", dir.path().display());
+        Self {
+            label: "sqlite",
+            url,
+            dir: Some(dir),
+            postgres: None,
+        }
+    }
+
+    /// A new, empty PostgreSQL database on the server at `base_url`.
+    pub async fn postgres(base_url: &str) -> Self {
+        let name = format!("neo_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(base_url)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL cannot be reached: {e}"));
+        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        Self {
+            label: "postgres",
+            url: with_database(base_url, &name),
+            dir: None,
+            postgres: Some((base_url.to_owned(), name)),
+        }
+    }
+
+    /// Removes the database.
+    pub async fn drop_database(self) {
+        if let Some((base_url, name)) = &self.postgres {
+            if let Ok(mut admin) = sqlx::PgConnection::connect(base_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+    }
+}
+
+/// `base_url` with its database name replaced.
+fn with_database(base_url: &str, name: &str) -> String {
+    let (head, query) = match base_url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (base_url, None),
+    };
+    let authority_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match head[authority_end..].find('/') {
+        Some(slash) => &head[..authority_end + slash],
+        None => head,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// One fresh database per backend the machine offers.
+pub async fn test_databases() -> Vec<TestDb> {
+    let mut databases = vec![TestDb::sqlite()];
+    match std::env::var(POSTGRES_ENV) {
+        Ok(url) if !url.is_empty() => databases.push(TestDb::postgres(&url).await),
+        _ => eprintln!("{POSTGRES_ENV} is not set: running on SQLite only"),
+    }
+    databases
+}
+
+/// A JST wall-clock instant.
+pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    jst()
+        .with_ymd_and_hms(y, mo, d, h, mi, s)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+/// A running server on a real port.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT` (or https).
+    pub url: String,
+    /// The server's store, to arrange data and check what was written.
+    pub store: Arc<dyn Store>,
+    /// The server's clock.
+    pub clock: Arc<FixedClock>,
+    /// A staff token.
+    pub staff_token: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<neo_support::Result<()>>,
+}
+
+impl TestServer {
+    /// Serves over plaintext on `db`.
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, ServeOptions::default()).await
+    }
+
+    /// Serves on `db` with these options.
+    pub async fn start_with(db: &TestDb, options: ServeOptions) -> Self {
+        let store = store::connect(&db.url, &DatabaseOptions::default())
+            .await
+            .expect("connect test database");
+        let clock = Arc::new(FixedClock::new(jst_at(2026, 11, 25, 10, 0, 0)));
+        let staff = TokenSecret::generate();
+        store
+            .create_token("test staff", &Role::Staff, &staff.hash(), Clock::now(clock.as_ref()))
+            .await
+            .expect("create staff token");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let scheme = if options.tls.is_some() { "https" } else { "http" };
+        let state = AppState {
+            store: store.clone(),
+            clock: clock.clone(),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, state, options, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            url: format!("{scheme}://127.0.0.1:{port}"),
+            store,
+            clock,
+            staff_token: staff.expose().to_owned(),
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Client options with a token.
+    pub fn options(&self, token: Option<&str>) -> ClientOptions {
+        ClientOptions {
+            server: self.url.clone(),
+            token: token.map(str::to_owned),
+            ca_cert_pem: None,
+        }
+    }
+
+    /// A SupportService client with the staff token.
+    pub async fn staff(&self) -> SupportClient {
+        self.client(Some(&self.staff_token)).await
+    }
+
+    /// A SupportService client with any token, or none.
+    pub async fn client(&self, token: Option<&str>) -> SupportClient {
+        client::support(&self.options(token)).await.expect("connect")
+    }
+
+    /// Creates a token with `role` directly in the store.
+    pub async fn token(&self, name: &str, role: Role) -> (i64, String) {
+        let secret = TokenSecret::generate();
+        let record = self
+            .store
+            .create_token(name, &role, &secret.hash(), Utc::now())
+            .await
+            .expect("create token");
+        (record.id, secret.expose().to_owned())
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.expect("server task").expect("server result");
+    }
+}
+
+/// The ErrorInfo reason of a status.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
+/// The fields named by a status's BadRequest violations.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad| bad.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn database_urls_get_their_name_replaced() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "x"),
+        "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    let _ = sqlx::postgres::PgConnectOptions::from_str("postgres://h/x").unwrap();
+}
