@@ -148,13 +148,16 @@ pub enum OverrideCommand {
 
 /// `calendar overrides add` arguments.
 #[derive(Debug, Args)]
-#[group(id = "action", required = true, multiple = false, args = ["holiday", "not_holiday"])]
 pub struct OverrideAddArgs {
     /// The date, YYYY-MM-DD.
     #[arg(long)]
     date: String,
     /// Make the date a national holiday with this name.
-    #[arg(long)]
+    #[arg(
+        long,
+        required_unless_present = "not_holiday",
+        conflicts_with = "not_holiday"
+    )]
     holiday: Option<String>,
     /// Make the date not a national holiday.
     #[arg(long)]

@@ -6,12 +6,14 @@ use common::{TestServer, reason, test_databases};
 use neo_support::domain::token::Role;
 use neo_support::grpc::pb;
 use tonic::Code;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 fn day() -> pb::GetCalendarDayRequest {
-    pb::GetCalendarDayRequest { date: "2026-11-25".into() }
+    pb::GetCalendarDayRequest {
+        date: "2026-11-25".into(),
+    }
 }
 
 fn closure() -> pb::CreateClosureRequest {
@@ -31,21 +33,50 @@ fn closure() -> pb::CreateClosureRequest {
 async fn calls_without_a_valid_token_are_unauthenticated() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
-        let missing = server.client(None).await.get_calendar_day(day()).await.unwrap_err();
+        let missing = server
+            .client(None)
+            .await
+            .get_calendar_day(day())
+            .await
+            .unwrap_err();
         assert_eq!(missing.code(), Code::Unauthenticated, "{}", db.label);
         assert_eq!(reason(&missing), "TOKEN_MISSING");
 
-        let unknown = server.client(Some("nst_not-a-real-token")).await.get_calendar_day(day()).await.unwrap_err();
+        let unknown = server
+            .client(Some("nst_not-a-real-token"))
+            .await
+            .get_calendar_day(day())
+            .await
+            .unwrap_err();
         assert_eq!(unknown.code(), Code::Unauthenticated);
         assert_eq!(reason(&unknown), "TOKEN_INVALID");
 
         let (id, token) = server.token("alice", Role::Staff).await;
-        server.client(Some(&token)).await.get_calendar_day(day()).await.unwrap();
-        assert!(server.store.revoke_token(id, chrono::Utc::now()).await.unwrap());
-        let revoked = server.client(Some(&token)).await.get_calendar_day(day()).await.unwrap_err();
+        server
+            .client(Some(&token))
+            .await
+            .get_calendar_day(day())
+            .await
+            .unwrap();
+        assert!(
+            server
+                .store
+                .revoke_token(id, chrono::Utc::now())
+                .await
+                .unwrap()
+        );
+        let revoked = server
+            .client(Some(&token))
+            .await
+            .get_calendar_day(day())
+            .await
+            .unwrap_err();
         assert_eq!(revoked.code(), Code::Unauthenticated, "{}", db.label);
         assert_eq!(reason(&revoked), "TOKEN_INVALID");
-        assert!(!revoked.message().contains(&token[4..]), "the token never comes back");
+        assert!(
+            !revoked.message().contains(&token[4..]),
+            "the token never comes back"
+        );
         server.stop().await;
         db.drop_database().await;
     }
@@ -55,16 +86,31 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
 async fn a_customer_token_reads_the_calendar_but_cannot_change_it() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
-        let (_, token) = server.token("customer C-1", Role::Customer { contract_id: "C-1".into() }).await;
+        let (_, token) = server
+            .token(
+                "customer C-1",
+                Role::Customer {
+                    contract_id: "C-1".into(),
+                },
+            )
+            .await;
         let mut customer = server.client(Some(&token)).await;
         customer.get_calendar_day(day()).await.unwrap();
         let denied = customer.create_closure(closure()).await.unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied, "{}", db.label);
         assert_eq!(reason(&denied), "STAFF_ONLY");
-        let denied = customer.list_closures(pb::ListClosuresRequest {}).await.unwrap_err();
+        let denied = customer
+            .list_closures(pb::ListClosuresRequest {})
+            .await
+            .unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied);
         assert!(server.store.list_closures().await.unwrap().is_empty());
-        server.staff().await.create_closure(closure()).await.unwrap();
+        server
+            .staff()
+            .await
+            .create_closure(closure())
+            .await
+            .unwrap();
         server.stop().await;
         db.drop_database().await;
     }
@@ -75,9 +121,26 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let (id, _) = server.token("bob", Role::Staff).await;
-        let taken = server.store.create_token("bob", &Role::Staff, "another-hash", chrono::Utc::now()).await;
-        assert!(matches!(taken, Err(neo_support::Error::AlreadyExists { reason: "TOKEN_NAME_TAKEN", .. })), "{}", db.label);
-        server.store.revoke_token(id, chrono::Utc::now()).await.unwrap();
+        let taken = server
+            .store
+            .create_token("bob", &Role::Staff, "another-hash", chrono::Utc::now())
+            .await;
+        assert!(
+            matches!(
+                taken,
+                Err(neo_support::Error::AlreadyExists {
+                    reason: "TOKEN_NAME_TAKEN",
+                    ..
+                })
+            ),
+            "{}",
+            db.label
+        );
+        server
+            .store
+            .revoke_token(id, chrono::Utc::now())
+            .await
+            .unwrap();
         server.token("bob", Role::Staff).await;
         let tokens = server.store.list_tokens().await.unwrap();
         assert_eq!(tokens.iter().filter(|t| t.name == "bob").count(), 2);
@@ -90,15 +153,24 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
 async fn health_needs_no_token_and_reports_serving() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
-        let channel = neo_support::client::channel(&server.options(None)).await.unwrap();
+        let channel = neo_support::client::channel(&server.options(None))
+            .await
+            .unwrap();
         let mut health = HealthClient::new(channel);
         for service in ["", "neo.support.v1.SupportService"] {
             let answer = health
-                .check(HealthCheckRequest { service: service.into() })
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(answer.status, ServingStatus::Serving as i32, "{service:?} on {}", db.label);
+            assert_eq!(
+                answer.status,
+                ServingStatus::Serving as i32,
+                "{service:?} on {}",
+                db.label
+            );
         }
         server.stop().await;
         db.drop_database().await;
@@ -110,30 +182,49 @@ async fn reflection_answers_in_both_versions_without_a_token() {
     use tonic_reflection::pb::{v1, v1alpha};
     let db = common::TestDb::sqlite();
     let server = TestServer::start(&db).await;
-    let channel = neo_support::client::channel(&server.options(None)).await.unwrap();
+    let channel = neo_support::client::channel(&server.options(None))
+        .await
+        .unwrap();
 
     let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
     let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
-    let mut stream = client.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let mut stream = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
     let answer = stream.message().await.unwrap().unwrap();
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answer.message_response
+    else {
         panic!("expected a service list");
     };
     let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    assert!(names.contains(&"neo.support.v1.SupportService"), "{names:?}");
+    assert!(
+        names.contains(&"neo.support.v1.SupportService"),
+        "{names:?}"
+    );
     assert!(names.contains(&"grpc.health.v1.Health"), "{names:?}");
 
     let mut alpha = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "neo.support.v1.SupportService".into(),
-        )),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "neo.support.v1.SupportService".into(),
+            ),
+        ),
     };
-    let mut stream = alpha.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .unwrap()
+        .into_inner();
     let answer = stream.message().await.unwrap().unwrap();
     assert!(
         matches!(
@@ -144,4 +235,87 @@ async fn reflection_answers_in_both_versions_without_a_token() {
         answer.message_response
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn health_is_not_serving_while_postgres_refuses_connections_and_serving_again_after() {
+    let Ok(base_url) = std::env::var(common::POSTGRES_ENV) else {
+        eprintln!(
+            "{} is not set: skipping the PostgreSQL outage test",
+            common::POSTGRES_ENV
+        );
+        return;
+    };
+    use sqlx::Connection;
+    let db = common::TestDb::postgres(&base_url).await;
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let options = neo_support::server::ServeOptions {
+        health_interval: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let server = TestServer::start_with(&db, options).await;
+    let channel = neo_support::client::channel(&server.options(None))
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    let status = |health: &mut HealthClient<tonic::transport::Channel>| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .status
+        }
+    };
+    assert_eq!(status(&mut health).await, ServingStatus::Serving as i32);
+
+    let mut admin = sqlx::PgConnection::connect(&base_url).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1")
+        .bind(&name)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.push(status(&mut health).await);
+        if seen.last() == Some(&(ServingStatus::NotServing as i32)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen.last(),
+        Some(&(ServingStatus::NotServing as i32)),
+        "{seen:?}"
+    );
+
+    sqlx::query(&format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut back = false;
+    for _ in 0..100 {
+        if status(&mut health).await == ServingStatus::Serving as i32 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        back,
+        "SERVING again once the database is back, without a restart"
+    );
+    admin.close().await.ok();
+    server.stop().await;
+    db.drop_database().await;
 }

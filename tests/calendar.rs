@@ -43,19 +43,43 @@ async fn calendar_day_says_what_each_kind_of_day_is() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let mut client = server.staff().await;
-        client.create_closure(one_off("夏期休暇", "2026-08-12", "2026-08-14")).await.unwrap();
+        client
+            .create_closure(one_off("夏期休暇", "2026-08-12", "2026-08-14"))
+            .await
+            .unwrap();
         let cases = [
             ("2026-11-25", true, pb::DayKind::BusinessDay, ""),
             ("2026-11-28", false, pb::DayKind::Weekend, ""),
-            ("2026-11-23", false, pb::DayKind::NationalHoliday, "勤労感謝の日"),
-            ("2026-05-06", false, pb::DayKind::NationalHoliday, "振替休日"),
-            ("2026-09-22", false, pb::DayKind::NationalHoliday, "国民の休日"),
+            (
+                "2026-11-23",
+                false,
+                pb::DayKind::NationalHoliday,
+                "勤労感謝の日",
+            ),
+            (
+                "2026-05-06",
+                false,
+                pb::DayKind::NationalHoliday,
+                "振替休日",
+            ),
+            (
+                "2026-09-22",
+                false,
+                pb::DayKind::NationalHoliday,
+                "国民の休日",
+            ),
             ("2026-08-13", false, pb::DayKind::CompanyClosure, "夏期休暇"),
             ("2026-08-11", false, pb::DayKind::NationalHoliday, "山の日"),
             ("2026-08-15", false, pb::DayKind::Weekend, ""),
         ];
         for (date, business, kind, name) in cases {
-            let day = client.get_calendar_day(day_request(date)).await.unwrap().into_inner().day.unwrap();
+            let day = client
+                .get_calendar_day(day_request(date))
+                .await
+                .unwrap()
+                .into_inner()
+                .day
+                .unwrap();
             assert_eq!(day.date, date, "{}", db.label);
             assert_eq!(day.business_day, business, "{date} on {}", db.label);
             assert_eq!(day.kind, kind as i32, "{date} on {}", db.label);
@@ -80,18 +104,26 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
             .unwrap();
         assert!(created.id > 0);
         let next = client
-            .get_next_business_day(pb::GetNextBusinessDayRequest { date: "2026-12-28".into() })
+            .get_next_business_day(pb::GetNextBusinessDayRequest {
+                date: "2026-12-28".into(),
+            })
             .await
             .unwrap()
             .into_inner();
         assert_eq!(next.date, "2027-01-04", "{}", db.label);
         let days = client
-            .list_days_off(pb::ListDaysOffRequest { start_on: "2026-12-25".into(), end_on: "2027-01-05".into() })
+            .list_days_off(pb::ListDaysOffRequest {
+                start_on: "2026-12-25".into(),
+                end_on: "2027-01-05".into(),
+            })
             .await
             .unwrap()
             .into_inner()
             .days;
-        let listed: Vec<_> = days.iter().map(|d| (d.date.as_str(), d.name.as_str())).collect();
+        let listed: Vec<_> = days
+            .iter()
+            .map(|d| (d.date.as_str(), d.name.as_str()))
+            .collect();
         assert_eq!(
             listed,
             [
@@ -105,13 +137,30 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
             "{}",
             db.label
         );
-        let listed = client.list_closures(pb::ListClosuresRequest {}).await.unwrap().into_inner().closures;
+        let listed = client
+            .list_closures(pb::ListClosuresRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .closures;
         assert_eq!(listed, vec![created.clone()], "{}", db.label);
 
-        client.delete_closure(pb::DeleteClosureRequest { id: created.id }).await.unwrap();
-        let day = client.get_calendar_day(day_request("2026-12-29")).await.unwrap().into_inner().day.unwrap();
+        client
+            .delete_closure(pb::DeleteClosureRequest { id: created.id })
+            .await
+            .unwrap();
+        let day = client
+            .get_calendar_day(day_request("2026-12-29"))
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
         assert!(day.business_day, "{}", db.label);
-        let again = client.delete_closure(pb::DeleteClosureRequest { id: created.id }).await.unwrap_err();
+        let again = client
+            .delete_closure(pb::DeleteClosureRequest { id: created.id })
+            .await
+            .unwrap_err();
         assert_eq!(again.code(), Code::NotFound);
         assert_eq!(reason(&again), "CLOSURE_NOT_FOUND");
         server.stop().await;
@@ -125,20 +174,52 @@ async fn bad_closures_are_refused_and_nothing_is_stored() {
         let server = TestServer::start(&db).await;
         let mut client = server.staff().await;
         let cases = [
-            (one_off("x", "2026-13-01", "2026-12-31"), Code::InvalidArgument, "closure.dates.start_on"),
-            (one_off("x", "2026-12-31", "2026-12-01"), Code::InvalidArgument, "closure.dates.end_on"),
-            (one_off("x", "2026-12-01", "2100-01-01"), Code::OutOfRange, "closure.dates.end_on"),
-            (one_off("", "2026-12-01", "2026-12-02"), Code::InvalidArgument, "closure.name"),
-            (every_year("x", "12-32", "01-03"), Code::InvalidArgument, "closure.every_year.start_month_day"),
-            (every_year("x", "12-29", "1-3"), Code::InvalidArgument, "closure.every_year.end_month_day"),
-            (pb::CreateClosureRequest { closure: None }, Code::InvalidArgument, "closure"),
+            (
+                one_off("x", "2026-13-01", "2026-12-31"),
+                Code::InvalidArgument,
+                "closure.dates.start_on",
+            ),
+            (
+                one_off("x", "2026-12-31", "2026-12-01"),
+                Code::InvalidArgument,
+                "closure.dates.end_on",
+            ),
+            (
+                one_off("x", "2026-12-01", "2100-01-01"),
+                Code::OutOfRange,
+                "closure.dates.end_on",
+            ),
+            (
+                one_off("", "2026-12-01", "2026-12-02"),
+                Code::InvalidArgument,
+                "closure.name",
+            ),
+            (
+                every_year("x", "12-32", "01-03"),
+                Code::InvalidArgument,
+                "closure.every_year.start_month_day",
+            ),
+            (
+                every_year("x", "12-29", "1-3"),
+                Code::InvalidArgument,
+                "closure.every_year.end_month_day",
+            ),
+            (
+                pb::CreateClosureRequest { closure: None },
+                Code::InvalidArgument,
+                "closure",
+            ),
         ];
         for (request, code, field) in cases {
             let status = client.create_closure(request).await.unwrap_err();
             assert_eq!(status.code(), code, "{field} on {}", db.label);
             assert_eq!(bad_fields(&status), [field], "{}", db.label);
         }
-        assert!(server.store.list_closures().await.unwrap().is_empty(), "{}", db.label);
+        assert!(
+            server.store.list_closures().await.unwrap().is_empty(),
+            "{}",
+            db.label
+        );
         server.stop().await;
         db.drop_database().await;
     }
@@ -149,15 +230,16 @@ async fn an_override_adds_or_removes_a_national_holiday() {
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let mut client = server.staff().await;
-        let add = |date: &str, kind: pb::OverrideKind, name: &str| pb::CreateHolidayOverrideRequest {
-            holiday_override: Some(pb::HolidayOverride {
-                date: date.into(),
-                kind: kind.into(),
-                name: name.into(),
-                note: "官報による".into(),
-                ..Default::default()
-            }),
-        };
+        let add =
+            |date: &str, kind: pb::OverrideKind, name: &str| pb::CreateHolidayOverrideRequest {
+                holiday_override: Some(pb::HolidayOverride {
+                    date: date.into(),
+                    kind: kind.into(),
+                    name: name.into(),
+                    note: "官報による".into(),
+                    ..Default::default()
+                }),
+            };
         // The equinox announced a day off from the formula, say.
         let added = client
             .create_holiday_override(add("2026-03-19", pb::OverrideKind::AddHoliday, "春分の日"))
@@ -170,9 +252,26 @@ async fn an_override_adds_or_removes_a_national_holiday() {
             .create_holiday_override(add("2026-03-20", pb::OverrideKind::RemoveHoliday, ""))
             .await
             .unwrap();
-        let moved = client.get_calendar_day(day_request("2026-03-19")).await.unwrap().into_inner().day.unwrap();
-        assert_eq!((moved.kind, moved.name.as_str()), (pb::DayKind::NationalHoliday as i32, "春分の日"), "{}", db.label);
-        let removed = client.get_calendar_day(day_request("2026-03-20")).await.unwrap().into_inner().day.unwrap();
+        let moved = client
+            .get_calendar_day(day_request("2026-03-19"))
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
+        assert_eq!(
+            (moved.kind, moved.name.as_str()),
+            (pb::DayKind::NationalHoliday as i32, "春分の日"),
+            "{}",
+            db.label
+        );
+        let removed = client
+            .get_calendar_day(day_request("2026-03-20"))
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
         assert!(removed.business_day, "{}", db.label);
 
         let duplicate = client
@@ -198,10 +297,22 @@ async fn an_override_adds_or_removes_a_national_holiday() {
             .unwrap()
             .into_inner()
             .holiday_overrides;
-        assert_eq!(listed.iter().map(|o| o.date.as_str()).collect::<Vec<_>>(), ["2026-03-19", "2026-03-20"]);
+        assert_eq!(
+            listed.iter().map(|o| o.date.as_str()).collect::<Vec<_>>(),
+            ["2026-03-19", "2026-03-20"]
+        );
         assert_eq!(listed[0], added);
-        client.delete_holiday_override(pb::DeleteHolidayOverrideRequest { id: added.id }).await.unwrap();
-        let back = client.get_calendar_day(day_request("2026-03-19")).await.unwrap().into_inner().day.unwrap();
+        client
+            .delete_holiday_override(pb::DeleteHolidayOverrideRequest { id: added.id })
+            .await
+            .unwrap();
+        let back = client
+            .get_calendar_day(day_request("2026-03-19"))
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
         assert!(back.business_day, "{}", db.label);
         server.stop().await;
         db.drop_database().await;
@@ -215,33 +326,70 @@ async fn reception_follows_the_half_open_windows() {
         let mut client = server.staff().await;
         let cases = [
             ((8, 59, 59), false, jst_at(2026, 11, 25, 9, 0, 0), None),
-            ((9, 0, 0), true, jst_at(2026, 11, 25, 9, 0, 0), Some(jst_at(2026, 11, 25, 12, 0, 0))),
-            ((11, 59, 59), true, jst_at(2026, 11, 25, 11, 59, 59), Some(jst_at(2026, 11, 25, 12, 0, 0))),
+            (
+                (9, 0, 0),
+                true,
+                jst_at(2026, 11, 25, 9, 0, 0),
+                Some(jst_at(2026, 11, 25, 12, 0, 0)),
+            ),
+            (
+                (11, 59, 59),
+                true,
+                jst_at(2026, 11, 25, 11, 59, 59),
+                Some(jst_at(2026, 11, 25, 12, 0, 0)),
+            ),
             ((12, 0, 0), false, jst_at(2026, 11, 25, 13, 0, 0), None),
-            ((17, 29, 59), true, jst_at(2026, 11, 25, 17, 29, 59), Some(jst_at(2026, 11, 25, 17, 30, 0))),
+            (
+                (17, 29, 59),
+                true,
+                jst_at(2026, 11, 25, 17, 29, 59),
+                Some(jst_at(2026, 11, 25, 17, 30, 0)),
+            ),
             ((17, 30, 0), false, jst_at(2026, 11, 26, 9, 0, 0), None),
         ];
         for ((h, m, s), open, opens_at, closes_at) in cases {
             let at = jst_at(2026, 11, 25, h, m, s);
             let status = client
-                .get_reception_status(pb::GetReceptionStatusRequest { at: Some(timestamp(at)) })
+                .get_reception_status(pb::GetReceptionStatusRequest {
+                    at: Some(timestamp(at)),
+                })
                 .await
                 .unwrap()
                 .into_inner();
             assert_eq!(status.open, open, "{h}:{m}:{s} on {}", db.label);
-            assert_eq!(status.opens_at.as_ref().and_then(datetime), Some(opens_at), "{h}:{m}:{s}");
-            assert_eq!(status.closes_at.as_ref().and_then(datetime), closes_at, "{h}:{m}:{s}");
+            assert_eq!(
+                status.opens_at.as_ref().and_then(datetime),
+                Some(opens_at),
+                "{h}:{m}:{s}"
+            );
+            assert_eq!(
+                status.closes_at.as_ref().and_then(datetime),
+                closes_at,
+                "{h}:{m}:{s}"
+            );
         }
         // Friday evening before 勤労感謝の日 on Monday: opens Tuesday.
         let friday = client
-            .get_reception_status(pb::GetReceptionStatusRequest { at: Some(timestamp(jst_at(2026, 11, 20, 18, 0, 0))) })
+            .get_reception_status(pb::GetReceptionStatusRequest {
+                at: Some(timestamp(jst_at(2026, 11, 20, 18, 0, 0))),
+            })
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(friday.opens_at.as_ref().and_then(datetime), Some(jst_at(2026, 11, 24, 9, 0, 0)));
+        assert_eq!(
+            friday.opens_at.as_ref().and_then(datetime),
+            Some(jst_at(2026, 11, 24, 9, 0, 0))
+        );
         // Without an instant, the server's clock (pinned to 10:00 JST).
-        let now = client.get_reception_status(pb::GetReceptionStatusRequest { at: None }).await.unwrap().into_inner();
-        assert_eq!(now.at.as_ref().and_then(datetime), Some(jst_at(2026, 11, 25, 10, 0, 0)));
+        let now = client
+            .get_reception_status(pb::GetReceptionStatusRequest { at: None })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            now.at.as_ref().and_then(datetime),
+            Some(jst_at(2026, 11, 25, 10, 0, 0))
+        );
         assert!(now.open);
         server.stop().await;
         db.drop_database().await;
@@ -267,7 +415,9 @@ async fn delivery_moves_to_the_next_business_day_at_seventeen_hundred() {
         ];
         for (at, expected) in cases {
             let answer = client
-                .get_delivery_date(pb::GetDeliveryDateRequest { received_at: Some(timestamp(at)) })
+                .get_delivery_date(pb::GetDeliveryDateRequest {
+                    received_at: Some(timestamp(at)),
+                })
                 .await
                 .unwrap()
                 .into_inner();
@@ -275,7 +425,11 @@ async fn delivery_moves_to_the_next_business_day_at_seventeen_hundred() {
             assert_eq!(answer.received_at.as_ref().and_then(datetime), Some(at));
         }
         server.clock.set(jst_at(2026, 11, 25, 17, 0, 0));
-        let now = client.get_delivery_date(pb::GetDeliveryDateRequest { received_at: None }).await.unwrap().into_inner();
+        let now = client
+            .get_delivery_date(pb::GetDeliveryDateRequest { received_at: None })
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(now.delivery_on, "2026-11-26");
         server.stop().await;
         db.drop_database().await;
@@ -287,9 +441,20 @@ async fn malformed_dates_name_their_field_and_years_outside_the_law_are_out_of_r
     for db in test_databases().await {
         let server = TestServer::start(&db).await;
         let mut client = server.staff().await;
-        for bad in ["2026-02-30", "2026-1-05", "tomorrow", "", "2026-11-25T00:00:00Z"] {
+        for bad in [
+            "2026-02-30",
+            "2026-1-05",
+            "tomorrow",
+            "",
+            "2026-11-25T00:00:00Z",
+        ] {
             let status = client.get_calendar_day(day_request(bad)).await.unwrap_err();
-            assert_eq!(status.code(), Code::InvalidArgument, "{bad:?} on {}", db.label);
+            assert_eq!(
+                status.code(),
+                Code::InvalidArgument,
+                "{bad:?} on {}",
+                db.label
+            );
             assert_eq!(reason(&status), "INVALID_ARGUMENT");
             assert_eq!(bad_fields(&status), ["date"]);
         }
@@ -300,28 +465,48 @@ async fn malformed_dates_name_their_field_and_years_outside_the_law_are_out_of_r
             assert_eq!(bad_fields(&status), ["date"]);
         }
         let status = client
-            .list_days_off(pb::ListDaysOffRequest { start_on: "2026-01-01".into(), end_on: "2026-13-01".into() })
+            .list_days_off(pb::ListDaysOffRequest {
+                start_on: "2026-01-01".into(),
+                end_on: "2026-13-01".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(bad_fields(&status), ["end_on"]);
         let status = client
-            .list_days_off(pb::ListDaysOffRequest { start_on: "2000-01-01".into(), end_on: "2026-01-01".into() })
-            .await
-            .unwrap_err();
-        assert_eq!((status.code(), bad_fields(&status)), (Code::InvalidArgument, vec!["end_on".to_owned()]));
-        // The last evening of 2099 has no next business day within the law's range.
-        let status = client
-            .get_delivery_date(pb::GetDeliveryDateRequest { received_at: Some(timestamp(jst_at(2099, 12, 31, 18, 0, 0))) })
-            .await
-            .unwrap_err();
-        assert_eq!((status.code(), bad_fields(&status)), (Code::OutOfRange, vec!["received_at".to_owned()]));
-        let status = client
-            .get_reception_status(pb::GetReceptionStatusRequest {
-                at: Some(prost_types::Timestamp { seconds: 0, nanos: -1 }),
+            .list_days_off(pb::ListDaysOffRequest {
+                start_on: "2000-01-01".into(),
+                end_on: "2026-01-01".into(),
             })
             .await
             .unwrap_err();
-        assert_eq!((status.code(), bad_fields(&status)), (Code::InvalidArgument, vec!["at".to_owned()]));
+        assert_eq!(
+            (status.code(), bad_fields(&status)),
+            (Code::InvalidArgument, vec!["end_on".to_owned()])
+        );
+        // The last evening of 2099 has no next business day within the law's range.
+        let status = client
+            .get_delivery_date(pb::GetDeliveryDateRequest {
+                received_at: Some(timestamp(jst_at(2099, 12, 31, 18, 0, 0))),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (status.code(), bad_fields(&status)),
+            (Code::OutOfRange, vec!["received_at".to_owned()])
+        );
+        let status = client
+            .get_reception_status(pb::GetReceptionStatusRequest {
+                at: Some(prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: -1,
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (status.code(), bad_fields(&status)),
+            (Code::InvalidArgument, vec!["at".to_owned()])
+        );
         server.stop().await;
         db.drop_database().await;
     }
@@ -333,12 +518,22 @@ async fn a_huge_message_is_refused_before_anything_is_stored() {
         let server = TestServer::start(&db).await;
         let mut client = server.staff().await;
         let huge = "休".repeat(100_000);
-        let status = client.create_closure(one_off(&huge, "2026-12-01", "2026-12-02")).await.unwrap_err();
+        let status = client
+            .create_closure(one_off(&huge, "2026-12-01", "2026-12-02"))
+            .await
+            .unwrap_err();
         assert_ne!(status.code(), Code::Ok);
         let long = "休".repeat(101);
-        let status = client.create_closure(one_off(&long, "2026-12-01", "2026-12-02")).await.unwrap_err();
+        let status = client
+            .create_closure(one_off(&long, "2026-12-01", "2026-12-02"))
+            .await
+            .unwrap_err();
         assert_eq!(bad_fields(&status), ["closure.name"]);
-        assert!(server.store.list_closures().await.unwrap().is_empty(), "{}", db.label);
+        assert!(
+            server.store.list_closures().await.unwrap().is_empty(),
+            "{}",
+            db.label
+        );
         server.stop().await;
         db.drop_database().await;
     }

@@ -51,7 +51,9 @@ impl TestDb {
         let name = format!("neo_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(base_url)
             .await
-            .unwrap_or_else(|e| panic!("{POSTGRES_ENV} is set but PostgreSQL cannot be reached: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("{POSTGRES_ENV} is set but PostgreSQL cannot be reached: {e}")
+            });
         sqlx::query(&format!("CREATE DATABASE \"{name}\""))
             .execute(&mut admin)
             .await
@@ -140,12 +142,21 @@ impl TestServer {
         let clock = Arc::new(FixedClock::new(jst_at(2026, 11, 25, 10, 0, 0)));
         let staff = TokenSecret::generate();
         store
-            .create_token("test staff", &Role::Staff, &staff.hash(), Clock::now(clock.as_ref()))
+            .create_token(
+                "test staff",
+                &Role::Staff,
+                &staff.hash(),
+                Clock::now(clock.as_ref()),
+            )
             .await
             .expect("create staff token");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().unwrap().port();
-        let scheme = if options.tls.is_some() { "https" } else { "http" };
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let state = AppState {
             store: store.clone(),
             clock: clock.clone(),
@@ -180,7 +191,9 @@ impl TestServer {
 
     /// A SupportService client with any token, or none.
     pub async fn client(&self, token: Option<&str>) -> SupportClient {
-        client::support(&self.options(token)).await.expect("connect")
+        client::support(&self.options(token))
+            .await
+            .expect("connect")
     }
 
     /// Creates a token with `role` directly in the store.
@@ -199,7 +212,10 @@ impl TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.task.await.expect("server task").expect("server result");
+        self.task
+            .await
+            .expect("server task")
+            .expect("server result");
     }
 }
 
@@ -219,7 +235,12 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_error_details()
         .bad_request()
-        .map(|bad| bad.field_violations.iter().map(|v| v.field.clone()).collect())
+        .map(|bad| {
+            bad.field_violations
+                .iter()
+                .map(|v| v.field.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -230,7 +251,10 @@ fn database_urls_get_their_name_replaced() {
         "postgres://postgres@127.0.0.1:5432/x"
     );
     assert_eq!(
-        with_database("postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "x"),
+        with_database(
+            "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+            "x"
+        ),
         "postgres://postgres@127.0.0.1:5432/x?sslmode=disable"
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");

@@ -1,0 +1,358 @@
+//! The two binaries as staff use them: `neo-supportd` creates a token and
+//! serves on a real port, `neo-support` talks to it, and SIGTERM stops the
+//! server cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+const CLIENT: &str = env!("CARGO_BIN_EXE_neo-support");
+const DAEMON: &str = env!("CARGO_BIN_EXE_neo-supportd");
+
+fn client(args: &[&str]) -> Output {
+    Command::new(CLIENT)
+        .args(args)
+        .env_remove("NEO_SUPPORT_TOKEN")
+        .env_remove("NEO_SUPPORT_SERVER")
+        .output()
+        .expect("run neo-support")
+}
+
+fn json_of(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[test]
+fn calendar_holidays_is_computed_locally_with_the_laws_names() {
+    let output = client(&[
+        "--server",
+        "http://127.0.0.1:9",
+        "calendar",
+        "holidays",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-12-31",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines.len(), 18, "{text}");
+    assert_eq!(lines[0], "2026-01-01\t元日");
+    assert!(lines.contains(&"2026-05-06\t振替休日"));
+    assert!(lines.contains(&"2026-09-22\t国民の休日"));
+    assert!(lines.contains(&"2026-11-23\t勤労感謝の日"));
+
+    let output = client(&[
+        "--json",
+        "calendar",
+        "holidays",
+        "--from",
+        "2027-03-20",
+        "--to",
+        "2027-03-22",
+    ]);
+    assert_eq!(
+        json_of(&output),
+        serde_json::json!([{"date": "2027-03-21", "name": "春分の日"}, {"date": "2027-03-22", "name": "振替休日"}])
+    );
+}
+
+#[test]
+fn a_bad_local_date_exits_one_and_a_usage_error_exits_two() {
+    let output = client(&[
+        "--json",
+        "calendar",
+        "holidays",
+        "--from",
+        "1948-01-01",
+        "--to",
+        "1949-12-31",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_of(&output)["error"]["code"], "OUT_OF_RANGE");
+    let output = client(&[
+        "calendar",
+        "holidays",
+        "--from",
+        "2026-1-1",
+        "--to",
+        "2026-12-31",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("INVALID_ARGUMENT"));
+    assert_eq!(client(&["calendar", "day"]).status.code(), Some(2));
+    assert_eq!(
+        client(&["calendar", "reception", "--at", "noon"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(client(&["no-such-command"]).status.code(), Some(2));
+    let neither = client(&["calendar", "overrides", "add", "--date", "2026-11-24"]);
+    assert_eq!(neither.status.code(), Some(2));
+    let both = client(&[
+        "calendar",
+        "overrides",
+        "add",
+        "--date",
+        "2026-11-24",
+        "--holiday",
+        "x",
+        "--not-holiday",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+/// A `neo-supportd serve` process and everything it has logged.
+struct Daemon {
+    child: Child,
+    address: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    fn start(database_url: &str) -> Self {
+        let mut child = Command::new(DAEMON)
+            .args([
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .env_remove("NEO_SUPPORT_LISTEN")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start neo-supportd");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("neo-supportd exited before listening")
+                .unwrap();
+            log.lock().unwrap().push_str(&line);
+            log.lock().unwrap().push('\n');
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["fields"]["message"] == "neo-supportd listening" {
+                break entry["fields"]["local"].as_str().unwrap().to_owned();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+}
+
+#[test]
+fn staff_bootstrap_a_token_and_manage_the_calendar_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file in a directory that does not exist yet: both are created.
+    let database_url = format!("sqlite://{}/nested/neo.db", dir.path().display());
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("nst_"), "{token}");
+
+    let daemon = Daemon::start(&database_url);
+    let server = format!("http://{}", daemon.address);
+    let call = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.as_str(),
+            "--token",
+            token.as_str(),
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+
+    let day = call(&["calendar", "day", "2026-11-23"]);
+    assert!(day.status.success(), "{day:?}");
+    assert_eq!(
+        json_of(&day),
+        serde_json::json!({"date": "2026-11-23", "business_day": false, "kind": "national_holiday", "name": "勤労感謝の日"})
+    );
+
+    let closure = call(&[
+        "calendar",
+        "closures",
+        "add",
+        "--name",
+        "年末年始休暇",
+        "--from",
+        "12-29",
+        "--to",
+        "01-03",
+        "--every-year",
+    ]);
+    assert!(closure.status.success(), "{closure:?}");
+    let closure = json_of(&closure);
+    assert_eq!(closure["every_year"], true);
+    assert_eq!(
+        (closure["from"].as_str(), closure["to"].as_str()),
+        (Some("12-29"), Some("01-03"))
+    );
+    let id = closure["id"].as_i64().unwrap().to_string();
+
+    let closed = json_of(&call(&["calendar", "day", "2027-01-02"]));
+    assert_eq!(
+        (closed["kind"].as_str(), closed["name"].as_str()),
+        (Some("company_closure"), Some("年末年始休暇"))
+    );
+    let listed = json_of(&call(&["calendar", "closures", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let delivery = json_of(&call(&[
+        "calendar",
+        "delivery",
+        "--at",
+        "2026-11-20T17:00:00+09:00",
+    ]));
+    assert_eq!(
+        delivery,
+        serde_json::json!({"received_at": "2026-11-20T08:00:00Z", "delivery_on": "2026-11-24"})
+    );
+    let reception = json_of(&call(&[
+        "calendar",
+        "reception",
+        "--at",
+        "2026-11-25T12:00:00+09:00",
+    ]));
+    assert_eq!(
+        reception,
+        serde_json::json!({"at": "2026-11-25T03:00:00Z", "open": false, "opens_at": "2026-11-25T04:00:00Z", "closes_at": null})
+    );
+
+    let added = call(&[
+        "calendar",
+        "overrides",
+        "add",
+        "--date",
+        "2026-11-24",
+        "--holiday",
+        "臨時休日",
+        "--note",
+        "test",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let override_id = json_of(&added)["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        json_of(&call(&["calendar", "day", "2026-11-24"]))["name"],
+        "臨時休日"
+    );
+    assert!(
+        call(&["calendar", "overrides", "remove", &override_id])
+            .status
+            .success()
+    );
+    assert!(
+        call(&["calendar", "closures", "remove", &id])
+            .status
+            .success()
+    );
+
+    let refused = call(&["calendar", "day", "2026-02-30"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let error = &json_of(&refused)["error"];
+    assert_eq!(error["code"], "INVALID_ARGUMENT");
+    assert_eq!(error["reason"], "INVALID_ARGUMENT");
+    assert!(error["message"].as_str().unwrap().contains("date"));
+
+    let anonymous = client(&[
+        "--server",
+        &server,
+        "--json",
+        "calendar",
+        "day",
+        "2026-11-23",
+    ]);
+    assert_eq!(anonymous.status.code(), Some(1));
+    assert_eq!(json_of(&anonymous)["error"]["code"], "UNAUTHENTICATED");
+    assert_eq!(json_of(&anonymous)["error"]["reason"], "TOKEN_MISSING");
+
+    let (status, log) = daemon.terminate();
+    assert!(
+        status.success(),
+        "neo-supportd exits 0 on SIGTERM: {status:?}\n{log}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains(&token[4..]),
+        "the token never reaches the log"
+    );
+
+    let listed = Command::new(DAEMON)
+        .args(["token", "list", "--json", "--database-url", &database_url])
+        .output()
+        .unwrap();
+    let tokens: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(tokens[0]["name"], "ops");
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(&token[4..]));
+}
+
+#[test]
+fn an_unreachable_server_is_reported_as_unavailable() {
+    let output = client(&[
+        "--server",
+        "http://127.0.0.1:9",
+        "--token",
+        "x",
+        "--json",
+        "calendar",
+        "day",
+        "2026-11-23",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_of(&output)["error"]["code"], "UNAVAILABLE");
+}
