@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestServer, reason, test_databases};
+use common::{TestServer, on_each_backend, reason};
 use neo_support::domain::token::Role;
 use neo_support::grpc::pb;
 use tonic::Code;
@@ -31,15 +31,14 @@ fn closure() -> pb::CreateClosureRequest {
 
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let missing = server
             .client(None)
             .await
             .get_calendar_day(day())
             .await
             .unwrap_err();
-        assert_eq!(missing.code(), Code::Unauthenticated, "{}", db.label);
+        assert_eq!(missing.code(), Code::Unauthenticated, "{}", server.label);
         assert_eq!(reason(&missing), "TOKEN_MISSING");
 
         let unknown = server
@@ -71,21 +70,19 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
             .get_calendar_day(day())
             .await
             .unwrap_err();
-        assert_eq!(revoked.code(), Code::Unauthenticated, "{}", db.label);
+        assert_eq!(revoked.code(), Code::Unauthenticated, "{}", server.label);
         assert_eq!(reason(&revoked), "TOKEN_INVALID");
         assert!(
             !revoked.message().contains(&token[4..]),
             "the token never comes back"
         );
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_customer_token_reads_the_calendar_but_cannot_change_it() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let (_, token) = server
             .token(
                 "customer C-1",
@@ -97,7 +94,7 @@ async fn a_customer_token_reads_the_calendar_but_cannot_change_it() {
         let mut customer = server.client(Some(&token)).await;
         customer.get_calendar_day(day()).await.unwrap();
         let denied = customer.create_closure(closure()).await.unwrap_err();
-        assert_eq!(denied.code(), Code::PermissionDenied, "{}", db.label);
+        assert_eq!(denied.code(), Code::PermissionDenied, "{}", server.label);
         assert_eq!(reason(&denied), "STAFF_ONLY");
         let denied = customer
             .list_closures(pb::ListClosuresRequest {})
@@ -111,15 +108,13 @@ async fn a_customer_token_reads_the_calendar_but_cannot_change_it() {
             .create_closure(closure())
             .await
             .unwrap();
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let (id, _) = server.token("bob", Role::Staff).await;
         let taken = server
             .store
@@ -134,7 +129,7 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
                 })
             ),
             "{}",
-            db.label
+            server.label
         );
         server
             .store
@@ -144,15 +139,13 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
         server.token("bob", Role::Staff).await;
         let tokens = server.store.list_tokens().await.unwrap();
         assert_eq!(tokens.iter().filter(|t| t.name == "bob").count(), 2);
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn health_needs_no_token_and_reports_serving() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let channel = neo_support::client::channel(&server.options(None))
             .await
             .unwrap();
@@ -169,12 +162,11 @@ async fn health_needs_no_token_and_reports_serving() {
                 answer.status,
                 ServingStatus::Serving as i32,
                 "{service:?} on {}",
-                db.label
+                server.label
             );
         }
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

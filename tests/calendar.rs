@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, bad_fields, jst_at, reason, test_databases};
+use common::{bad_fields, jst_at, on_each_backend, reason};
 use neo_support::grpc::convert::{datetime, timestamp};
 use neo_support::grpc::pb;
 use tonic::Code;
@@ -40,8 +40,7 @@ fn day_request(date: &str) -> pb::GetCalendarDayRequest {
 
 #[tokio::test]
 async fn calendar_day_says_what_each_kind_of_day_is() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         client
             .create_closure(one_off("夏期休暇", "2026-08-12", "2026-08-14"))
@@ -80,20 +79,18 @@ async fn calendar_day_says_what_each_kind_of_day_is() {
                 .into_inner()
                 .day
                 .unwrap();
-            assert_eq!(day.date, date, "{}", db.label);
-            assert_eq!(day.business_day, business, "{date} on {}", db.label);
-            assert_eq!(day.kind, kind as i32, "{date} on {}", db.label);
-            assert_eq!(day.name, name, "{date} on {}", db.label);
+            assert_eq!(day.date, date, "{}", server.label);
+            assert_eq!(day.business_day, business, "{date} on {}", server.label);
+            assert_eq!(day.kind, kind as i32, "{date} on {}", server.label);
+            assert_eq!(day.name, name, "{date} on {}", server.label);
         }
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let created = client
             .create_closure(every_year("年末年始休暇", "12-29", "01-03"))
@@ -110,7 +107,7 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(next.date, "2027-01-04", "{}", db.label);
+        assert_eq!(next.date, "2027-01-04", "{}", server.label);
         let days = client
             .list_days_off(pb::ListDaysOffRequest {
                 start_on: "2026-12-25".into(),
@@ -135,7 +132,7 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
                 ("2027-01-03", "年末年始休暇"),
             ],
             "{}",
-            db.label
+            server.label
         );
         let listed = client
             .list_closures(pb::ListClosuresRequest {})
@@ -143,7 +140,7 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
             .unwrap()
             .into_inner()
             .closures;
-        assert_eq!(listed, vec![created.clone()], "{}", db.label);
+        assert_eq!(listed, vec![created.clone()], "{}", server.label);
 
         client
             .delete_closure(pb::DeleteClosureRequest { id: created.id })
@@ -156,22 +153,20 @@ async fn a_closure_across_the_new_year_closes_both_ends_until_removed() {
             .into_inner()
             .day
             .unwrap();
-        assert!(day.business_day, "{}", db.label);
+        assert!(day.business_day, "{}", server.label);
         let again = client
             .delete_closure(pb::DeleteClosureRequest { id: created.id })
             .await
             .unwrap_err();
         assert_eq!(again.code(), Code::NotFound);
         assert_eq!(reason(&again), "CLOSURE_NOT_FOUND");
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn bad_closures_are_refused_and_nothing_is_stored() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let cases = [
             (
@@ -212,23 +207,21 @@ async fn bad_closures_are_refused_and_nothing_is_stored() {
         ];
         for (request, code, field) in cases {
             let status = client.create_closure(request).await.unwrap_err();
-            assert_eq!(status.code(), code, "{field} on {}", db.label);
-            assert_eq!(bad_fields(&status), [field], "{}", db.label);
+            assert_eq!(status.code(), code, "{field} on {}", server.label);
+            assert_eq!(bad_fields(&status), [field], "{}", server.label);
         }
         assert!(
             server.store.list_closures().await.unwrap().is_empty(),
             "{}",
-            db.label
+            server.label
         );
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn an_override_adds_or_removes_a_national_holiday() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let add =
             |date: &str, kind: pb::OverrideKind, name: &str| pb::CreateHolidayOverrideRequest {
@@ -263,7 +256,7 @@ async fn an_override_adds_or_removes_a_national_holiday() {
             (moved.kind, moved.name.as_str()),
             (pb::DayKind::NationalHoliday as i32, "春分の日"),
             "{}",
-            db.label
+            server.label
         );
         let removed = client
             .get_calendar_day(day_request("2026-03-20"))
@@ -272,13 +265,13 @@ async fn an_override_adds_or_removes_a_national_holiday() {
             .into_inner()
             .day
             .unwrap();
-        assert!(removed.business_day, "{}", db.label);
+        assert!(removed.business_day, "{}", server.label);
 
         let duplicate = client
             .create_holiday_override(add("2026-03-19", pb::OverrideKind::RemoveHoliday, ""))
             .await
             .unwrap_err();
-        assert_eq!(duplicate.code(), Code::AlreadyExists, "{}", db.label);
+        assert_eq!(duplicate.code(), Code::AlreadyExists, "{}", server.label);
         assert_eq!(reason(&duplicate), "OVERRIDE_EXISTS");
         let nameless = client
             .create_holiday_override(add("2026-03-18", pb::OverrideKind::AddHoliday, ""))
@@ -313,16 +306,14 @@ async fn an_override_adds_or_removes_a_national_holiday() {
             .into_inner()
             .day
             .unwrap();
-        assert!(back.business_day, "{}", db.label);
-        server.stop().await;
-        db.drop_database().await;
-    }
+        assert!(back.business_day, "{}", server.label);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn reception_follows_the_half_open_windows() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let cases = [
             ((8, 59, 59), false, jst_at(2026, 11, 25, 9, 0, 0), None),
@@ -356,7 +347,7 @@ async fn reception_follows_the_half_open_windows() {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(status.open, open, "{h}:{m}:{s} on {}", db.label);
+            assert_eq!(status.open, open, "{h}:{m}:{s} on {}", server.label);
             assert_eq!(
                 status.opens_at.as_ref().and_then(datetime),
                 Some(opens_at),
@@ -391,15 +382,13 @@ async fn reception_follows_the_half_open_windows() {
             Some(jst_at(2026, 11, 25, 10, 0, 0))
         );
         assert!(now.open);
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn delivery_moves_to_the_next_business_day_at_seventeen_hundred() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let cases = [
             (jst_at(2026, 11, 25, 16, 59, 59), "2026-11-25"),
@@ -421,7 +410,7 @@ async fn delivery_moves_to_the_next_business_day_at_seventeen_hundred() {
                 .await
                 .unwrap()
                 .into_inner();
-            assert_eq!(answer.delivery_on, expected, "{at} on {}", db.label);
+            assert_eq!(answer.delivery_on, expected, "{at} on {}", server.label);
             assert_eq!(answer.received_at.as_ref().and_then(datetime), Some(at));
         }
         server.clock.set(jst_at(2026, 11, 25, 17, 0, 0));
@@ -431,15 +420,13 @@ async fn delivery_moves_to_the_next_business_day_at_seventeen_hundred() {
             .unwrap()
             .into_inner();
         assert_eq!(now.delivery_on, "2026-11-26");
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn malformed_dates_name_their_field_and_years_outside_the_law_are_out_of_range() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         for bad in [
             "2026-02-30",
@@ -453,14 +440,14 @@ async fn malformed_dates_name_their_field_and_years_outside_the_law_are_out_of_r
                 status.code(),
                 Code::InvalidArgument,
                 "{bad:?} on {}",
-                db.label
+                server.label
             );
             assert_eq!(reason(&status), "INVALID_ARGUMENT");
             assert_eq!(bad_fields(&status), ["date"]);
         }
         for out in ["1948-12-31", "2100-01-01"] {
             let status = client.get_calendar_day(day_request(out)).await.unwrap_err();
-            assert_eq!(status.code(), Code::OutOfRange, "{out} on {}", db.label);
+            assert_eq!(status.code(), Code::OutOfRange, "{out} on {}", server.label);
             assert_eq!(reason(&status), "DATE_OUT_OF_RANGE");
             assert_eq!(bad_fields(&status), ["date"]);
         }
@@ -507,15 +494,13 @@ async fn malformed_dates_name_their_field_and_years_outside_the_law_are_out_of_r
             (status.code(), bad_fields(&status)),
             (Code::InvalidArgument, vec!["at".to_owned()])
         );
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_huge_message_is_refused_before_anything_is_stored() {
-    for db in test_databases().await {
-        let server = TestServer::start(&db).await;
+    on_each_backend(async |server| {
         let mut client = server.staff().await;
         let huge = "休".repeat(100_000);
         let status = client
@@ -532,9 +517,8 @@ async fn a_huge_message_is_refused_before_anything_is_stored() {
         assert!(
             server.store.list_closures().await.unwrap().is_empty(),
             "{}",
-            db.label
+            server.label
         );
-        server.stop().await;
-        db.drop_database().await;
-    }
+    })
+    .await;
 }

@@ -10,8 +10,15 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "neo-supportd failed");
-            eprintln!("neo-supportd: {error}");
+            // The operator's own terminal: say the causes too.
+            let mut report = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                report.push_str(": ");
+                report.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            eprintln!("neo-supportd: {report}");
             std::process::ExitCode::FAILURE
         }
     }

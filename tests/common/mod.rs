@@ -69,12 +69,12 @@ impl TestDb {
 
     /// Removes the database.
     pub async fn drop_database(self) {
-        if let Some((base_url, name)) = &self.postgres {
-            if let Ok(mut admin) = sqlx::PgConnection::connect(base_url).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await;
-            }
+        if let Some((base_url, name)) = &self.postgres
+            && let Ok(mut admin) = sqlx::PgConnection::connect(base_url).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&mut admin)
+                .await;
         }
     }
 }
@@ -106,6 +106,17 @@ pub async fn test_databases() -> Vec<TestDb> {
     databases
 }
 
+/// Runs `test` against a fresh server on each backend, then stops the
+/// server and removes its database.
+pub async fn on_each_backend(test: impl AsyncFn(&TestServer)) {
+    for db in test_databases().await {
+        let server = TestServer::start(&db).await;
+        test(&server).await;
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
 /// A JST wall-clock instant.
 pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     jst()
@@ -116,6 +127,8 @@ pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc>
 
 /// A running server on a real port.
 pub struct TestServer {
+    /// The backend's name, for assertion messages.
+    pub label: &'static str,
     /// `http://127.0.0.1:PORT` (or https).
     pub url: String,
     /// The server's store, to arrange data and check what was written.
@@ -166,6 +179,7 @@ impl TestServer {
             let _ = stopped.await;
         }));
         Self {
+            label: db.label,
             url: format!("{scheme}://127.0.0.1:{port}"),
             store,
             clock,
