@@ -18,9 +18,10 @@ use crate::grpc::AppState;
 use crate::grpc::pb::support_service_server::SupportServiceServer;
 use crate::grpc::support::SupportApi;
 
-/// The largest request message accepted, in bytes. Nothing the service
-/// takes comes close; a bigger message is refused before it is decoded.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+/// The largest request message accepted, in bytes: room for the longest
+/// inquiry (20,000 characters of Japanese text is about 60 KB of UTF-8); a
+/// bigger message is refused before it is decoded.
+pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// The service names the health service reports on, besides "" (the whole
 /// server).

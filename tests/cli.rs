@@ -167,6 +167,13 @@ impl Daemon {
     }
 
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.signal_and_wait();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+
+    fn signal_and_wait(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -175,10 +182,17 @@ impl Daemon {
                 .unwrap()
                 .success()
         );
-        let status = self.child.wait().unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let log = self.log.lock().unwrap().clone();
-        (status, log)
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    /// A failed test still stops its server.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

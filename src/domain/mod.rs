@@ -2,6 +2,8 @@
 //! takes the instant or date it works on as a parameter.
 
 pub mod calendar;
+pub mod contract;
 pub mod dates;
 pub mod holidays;
+pub mod inquiry;
 pub mod token;

@@ -222,3 +222,207 @@ pub fn day_kind_name(kind: i32) -> &'static str {
         _ => "unspecified",
     }
 }
+
+/// A contract or license id field.
+pub fn code_field(field: &str, value: &str) -> Result<crate::domain::contract::ContractId> {
+    crate::domain::contract::ContractId::parse(value)
+        .map_err(|message| Error::invalid(field, message))
+}
+
+/// An e-mail address field.
+pub fn email_field(field: &str, value: &str) -> Result<crate::domain::contract::EmailAddress> {
+    crate::domain::contract::EmailAddress::parse(value.trim())
+        .map_err(|message| Error::invalid(field, message))
+}
+
+/// An optional date field: `None` when empty.
+pub fn optional_date_field(field: &str, value: &str) -> Result<Option<NaiveDate>> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        date_field(field, value).map(Some)
+    }
+}
+
+/// Formats an optional date, empty when `None`.
+pub fn format_optional_date(date: Option<NaiveDate>) -> String {
+    date.map(format_date).unwrap_or_default()
+}
+
+/// A page size: 1-100, 50 when 0.
+pub fn page_size_field(field: &str, value: i32) -> Result<i64> {
+    match value {
+        0 => Ok(50),
+        1..=100 => Ok(i64::from(value)),
+        _ => Err(Error::invalid(field, "must be between 1 and 100")),
+    }
+}
+
+/// Encodes a page token (opaque to clients).
+pub fn encode_page_token(position: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+/// Decodes a page token; `None` for the first page.
+pub fn decode_page_token(value: &str) -> Result<Option<String>> {
+    use base64::Engine;
+    if value.is_empty() {
+        return Ok(None);
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(Some)
+        .ok_or_else(|| Error::invalid("page_token", "not a page token this server gave"))
+}
+
+impl From<crate::domain::contract::Contract> for pb::Contract {
+    fn from(c: crate::domain::contract::Contract) -> Self {
+        Self {
+            id: c.id,
+            customer_name: c.customer_name,
+            contact_email: c.contact_email,
+            license_id: c.license_id,
+            seats: c.seats,
+            customized: c.customized,
+            created_at: Some(timestamp(c.created_at)),
+        }
+    }
+}
+
+impl From<crate::domain::contract::OrderKind> for pb::OrderKind {
+    fn from(kind: crate::domain::contract::OrderKind) -> Self {
+        use crate::domain::contract::OrderKind;
+        match kind {
+            OrderKind::FirstYear => Self::FirstYear,
+            OrderKind::Renewal => Self::Renewal,
+            OrderKind::ReContinuation => Self::ReContinuation,
+            OrderKind::AddSeats => Self::AddSeats,
+            OrderKind::Certificate => Self::Certificate,
+        }
+    }
+}
+
+impl From<crate::domain::contract::ContractStatus> for pb::ContractStatus {
+    fn from(status: crate::domain::contract::ContractStatus) -> Self {
+        use crate::domain::contract::ContractStatus;
+        match status {
+            ContractStatus::Active => Self::Active,
+            ContractStatus::NotStarted => Self::NotStarted,
+            ContractStatus::Lapsed => Self::Lapsed,
+            ContractStatus::RecontinuationRequired => Self::RecontinuationRequired,
+        }
+    }
+}
+
+/// A status filter: `None` for unspecified.
+pub fn status_filter(value: i32) -> Result<Option<crate::domain::contract::ContractStatus>> {
+    use crate::domain::contract::ContractStatus;
+    match pb::ContractStatus::try_from(value) {
+        Ok(pb::ContractStatus::Unspecified) => Ok(None),
+        Ok(pb::ContractStatus::Active) => Ok(Some(ContractStatus::Active)),
+        Ok(pb::ContractStatus::NotStarted) => Ok(Some(ContractStatus::NotStarted)),
+        Ok(pb::ContractStatus::Lapsed) => Ok(Some(ContractStatus::Lapsed)),
+        Ok(pb::ContractStatus::RecontinuationRequired) => {
+            Ok(Some(ContractStatus::RecontinuationRequired))
+        }
+        Err(_) => Err(Error::invalid("status", "unknown contract status")),
+    }
+}
+
+impl From<crate::domain::contract::Order> for pb::Order {
+    fn from(o: crate::domain::contract::Order) -> Self {
+        Self {
+            id: o.id,
+            kind: pb::OrderKind::from(o.kind).into(),
+            received_on: format_date(o.received_on),
+            purchased_on: format_optional_date(o.purchased_on),
+            seats: o.seats,
+            start_on: format_optional_date(o.period.map(|p| p.start)),
+            end_on: format_optional_date(o.period.map(|p| p.end)),
+            coverage_start_on: format_optional_date(o.period.map(|p| p.covered_from)),
+            certificate_no: o.certificate_no.unwrap_or_default(),
+            superseded_by_order_id: o.superseded_by.unwrap_or(0),
+            created_at: None,
+        }
+    }
+}
+
+impl From<crate::domain::inquiry::Inquiry> for pb::Inquiry {
+    fn from(i: crate::domain::inquiry::Inquiry) -> Self {
+        use crate::domain::inquiry::{Category, InquiryStatus, Product};
+        let product = match i.product {
+            Product::BackupServer => pb::Product::BackupServer,
+            Product::DesknetsNeo => pb::Product::DesknetsNeo,
+        };
+        let category = match i.category {
+            Category::Operation => pb::InquiryCategory::Operation,
+            Category::Environment => pb::InquiryCategory::Environment,
+            Category::Defect => pb::InquiryCategory::Defect,
+            Category::PatchUpgrade => pb::InquiryCategory::PatchUpgrade,
+            Category::Migration => pb::InquiryCategory::Migration,
+            Category::Customization => pb::InquiryCategory::Customization,
+        };
+        let status = match i.status {
+            InquiryStatus::Open => pb::InquiryStatus::Open,
+            InquiryStatus::Answered => pb::InquiryStatus::Answered,
+        };
+        Self {
+            id: i.id,
+            contract_id: i.contract_id,
+            product: product.into(),
+            category: category.into(),
+            subject: i.subject,
+            body: i.body,
+            reply_to: i.reply_to,
+            status: status.into(),
+            received_at: Some(timestamp(i.received_at)),
+            handling_starts_at: Some(timestamp(i.handling_starts_at)),
+            answered_at: i.answered_at.map(timestamp),
+            reply_channel: "email".into(),
+        }
+    }
+}
+
+/// The product field of an inquiry.
+pub fn product_field(value: i32) -> Result<crate::domain::inquiry::Product> {
+    use crate::domain::inquiry::Product;
+    match pb::Product::try_from(value) {
+        Ok(pb::Product::BackupServer) => Ok(Product::BackupServer),
+        Ok(pb::Product::DesknetsNeo) => Ok(Product::DesknetsNeo),
+        _ => Err(Error::invalid(
+            "product",
+            "must be BACKUP_SERVER or DESKNETS_NEO",
+        )),
+    }
+}
+
+/// The category field of an inquiry.
+pub fn category_field(value: i32) -> Result<crate::domain::inquiry::Category> {
+    use crate::domain::inquiry::Category;
+    match pb::InquiryCategory::try_from(value) {
+        Ok(pb::InquiryCategory::Operation) => Ok(Category::Operation),
+        Ok(pb::InquiryCategory::Environment) => Ok(Category::Environment),
+        Ok(pb::InquiryCategory::Defect) => Ok(Category::Defect),
+        Ok(pb::InquiryCategory::PatchUpgrade) => Ok(Category::PatchUpgrade),
+        Ok(pb::InquiryCategory::Migration) => Ok(Category::Migration),
+        Ok(pb::InquiryCategory::Customization) => Ok(Category::Customization),
+        _ => Err(Error::invalid(
+            "category",
+            "unknown or unset inquiry category",
+        )),
+    }
+}
+
+/// An inquiry status filter: `None` for unspecified.
+pub fn inquiry_status_filter(value: i32) -> Result<Option<crate::domain::inquiry::InquiryStatus>> {
+    use crate::domain::inquiry::InquiryStatus;
+    match pb::InquiryStatus::try_from(value) {
+        Ok(pb::InquiryStatus::Unspecified) => Ok(None),
+        Ok(pb::InquiryStatus::Open) => Ok(Some(InquiryStatus::Open)),
+        Ok(pb::InquiryStatus::Answered) => Ok(Some(InquiryStatus::Answered)),
+        Err(_) => Err(Error::invalid("status", "unknown inquiry status")),
+    }
+}

@@ -3,7 +3,9 @@
 //! types, and the mapping of [`Error`] to `tonic::Status`, the only place
 //! that builds one.
 
+mod contracts;
 pub mod convert;
+mod inquiries;
 mod status;
 pub mod support;
 
@@ -47,12 +49,37 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The one contract a customer token may see; `None` for staff.
+    pub fn contract_scope(&self) -> Option<&str> {
+        match &self.role {
+            Role::Staff => None,
+            Role::Customer { contract_id } => Some(contract_id),
+        }
+    }
+
+    /// Hides another customer's contract: NOT_FOUND, the same answer as an
+    /// id that does not exist.
+    pub fn require_contract(&self, contract_id: &str) -> Result<()> {
+        match self.contract_scope() {
+            Some(own) if own != contract_id => Err(contract_not_found(contract_id)),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a caller that is not staff.
     pub fn require_staff(&self) -> Result<()> {
         match self.role {
             Role::Staff => Ok(()),
             Role::Customer { .. } => Err(Error::staff_only()),
         }
+    }
+}
+
+/// NOT_FOUND for a contract.
+pub fn contract_not_found(contract_id: &str) -> Error {
+    Error::NotFound {
+        reason: "CONTRACT_NOT_FOUND",
+        message: format!("there is no contract {contract_id}"),
     }
 }
 

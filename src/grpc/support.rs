@@ -16,7 +16,7 @@ use crate::grpc::{AppState, to_status};
 /// The SupportService implementation.
 #[derive(Clone)]
 pub struct SupportApi {
-    state: AppState,
+    pub(crate) state: AppState,
 }
 
 impl SupportApi {
@@ -301,5 +301,75 @@ impl SupportService for SupportApi {
         request: Request<DeleteHolidayOverrideRequest>,
     ) -> Result<Response<DeleteHolidayOverrideResponse>, Status> {
         answer(SupportApi::delete_holiday_override(self, request).await)
+    }
+
+    async fn create_contract(
+        &self,
+        request: Request<CreateContractRequest>,
+    ) -> Result<Response<CreateContractResponse>, Status> {
+        answer(self.create_contract_call(request).await)
+    }
+
+    async fn get_contract(
+        &self,
+        request: Request<GetContractRequest>,
+    ) -> Result<Response<GetContractResponse>, Status> {
+        answer(self.get_contract_call(request).await)
+    }
+
+    async fn list_contracts(
+        &self,
+        request: Request<ListContractsRequest>,
+    ) -> Result<Response<ListContractsResponse>, Status> {
+        answer(self.list_contracts_call(request).await)
+    }
+
+    async fn record_order(
+        &self,
+        request: Request<RecordOrderRequest>,
+    ) -> Result<Response<RecordOrderResponse>, Status> {
+        answer(self.record_order_call(request).await)
+    }
+
+    async fn quote_renewal(
+        &self,
+        request: Request<QuoteRenewalRequest>,
+    ) -> Result<Response<QuoteRenewalResponse>, Status> {
+        answer(self.quote_renewal_call(request).await)
+    }
+
+    async fn create_access_token(
+        &self,
+        request: Request<CreateAccessTokenRequest>,
+    ) -> Result<Response<CreateAccessTokenResponse>, Status> {
+        answer(self.create_access_token_call(request).await)
+    }
+
+    async fn submit_inquiry(
+        &self,
+        request: Request<SubmitInquiryRequest>,
+    ) -> Result<Response<SubmitInquiryResponse>, Status> {
+        answer(self.submit_inquiry_call(request).await)
+    }
+
+    async fn get_inquiry(
+        &self,
+        request: Request<GetInquiryRequest>,
+    ) -> Result<Response<GetInquiryResponse>, Status> {
+        answer(self.get_inquiry_call(request).await)
+    }
+
+    async fn list_inquiries(
+        &self,
+        request: Request<ListInquiriesRequest>,
+    ) -> Result<Response<ListInquiriesResponse>, Status> {
+        answer(self.list_inquiries_call(request).await)
+    }
+
+    async fn answer_inquiry(
+        &self,
+        request: Request<AnswerInquiryRequest>,
+    ) -> Result<Response<AnswerInquiryResponse>, Status> {
+        answer(self.answer_inquiry_call(request).await)
     }
 }

@@ -161,8 +161,7 @@ pub(crate) fn role_contract(role: &Role) -> Option<&str> {
 /// backend passes its name and the methods it writes itself.
 macro_rules! impl_common_store {
     ($store:ty, $backend:literal, { $($own:item)* }) => {
-        #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        $crate::store::contracts::impl_store_with_contracts!($store, {
             fn backend(&self) -> &'static str {
                 $backend
             }
@@ -353,7 +352,7 @@ macro_rules! impl_common_store {
                 .map_err($crate::store::db_error)?;
                 Ok(done.rows_affected() > 0)
             }
-        }
+        });
     };
 }
 

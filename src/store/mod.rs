@@ -8,6 +8,7 @@
 //! backend (connection set-up, locking) lives in that backend's file.
 
 mod common;
+pub mod contracts;
 pub mod postgres;
 pub mod sqlite;
 
@@ -18,6 +19,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, OverrideAction};
+use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
+use crate::domain::inquiry::{Inquiry, NewInquiry};
 use crate::domain::token::Role;
 use crate::error::{Error, Result};
 
@@ -108,6 +111,44 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
     /// Revokes the token in use with this id; false when there is none.
     async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+
+    /// Stores a new contract; ALREADY_EXISTS when the id or the license is
+    /// taken.
+    async fn create_contract(&self, contract: &NewContract, now: DateTime<Utc>)
+    -> Result<Contract>;
+    /// A contract and all its orders, oldest first.
+    async fn contract_with_orders(&self, id: &str) -> Result<Option<(Contract, Vec<Order>)>>;
+    /// One page of contracts with their orders, in id order.
+    async fn list_contracts(
+        &self,
+        query: &contracts::ContractQuery,
+    ) -> Result<Vec<(Contract, Vec<Order>)>>;
+    /// Decides an order against the contract's history and stores it with
+    /// its period in one write transaction; nothing is written when it is
+    /// refused.
+    async fn record_order(
+        &self,
+        contract_id: &str,
+        order: &NewOrder,
+        created_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Order>;
+
+    /// Stores an admitted inquiry.
+    async fn create_inquiry(
+        &self,
+        inquiry: &NewInquiry,
+        received_at: DateTime<Utc>,
+        handling_starts_at: DateTime<Utc>,
+        submitted_by: &str,
+    ) -> Result<Inquiry>;
+    /// One inquiry.
+    async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
+    /// One page of inquiries in order of `handling_starts_at`.
+    async fn list_inquiries(&self, query: &contracts::InquiryQuery) -> Result<Vec<Inquiry>>;
+    /// Marks an open inquiry answered; `None` when there is no such
+    /// inquiry, FAILED_PRECONDITION when it is answered already.
+    async fn answer_inquiry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Inquiry>>;
 
     /// The business calendar as staff have set it.
     async fn load_calendar(&self) -> Result<Calendar> {

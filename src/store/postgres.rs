@@ -35,6 +35,13 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// PostgreSQL locks the row a write transaction reads first.
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.pool.begin().await.map_err(db_error)
+    }
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool

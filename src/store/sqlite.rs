@@ -47,6 +47,17 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
+    /// SQLite takes the database's write lock at `BEGIN IMMEDIATE`, so a
+    /// read-then-write transaction never fails half-way on a busy lock.
+    const LOCK_ROW: &'static str = "";
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error)
+    }
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

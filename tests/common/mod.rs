@@ -274,3 +274,50 @@ fn database_urls_get_their_name_replaced() {
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
     let _ = sqlx::postgres::PgConnectOptions::from_str("postgres://h/x").unwrap();
 }
+
+/// A CreateContractRequest for a customer.
+pub fn new_contract(
+    id: &str,
+    license_id: &str,
+    seats: i64,
+    customized: bool,
+) -> neo_support::grpc::pb::CreateContractRequest {
+    neo_support::grpc::pb::CreateContractRequest {
+        id: id.into(),
+        customer_name: format!("株式会社テスト {id}"),
+        contact_email: "it-admin@example.co.jp".into(),
+        license_id: license_id.into(),
+        seats,
+        customized,
+    }
+}
+
+/// A RecordOrderRequest of `kind` received on `received_on`.
+pub fn order(
+    contract_id: &str,
+    kind: neo_support::grpc::pb::OrderKind,
+    received_on: &str,
+) -> neo_support::grpc::pb::RecordOrderRequest {
+    neo_support::grpc::pb::RecordOrderRequest {
+        contract_id: contract_id.into(),
+        kind: kind.into(),
+        received_on: received_on.into(),
+        ..Default::default()
+    }
+}
+
+/// A first-year order.
+pub fn first_year(
+    contract_id: &str,
+    received_on: &str,
+    purchased_on: &str,
+) -> neo_support::grpc::pb::RecordOrderRequest {
+    neo_support::grpc::pb::RecordOrderRequest {
+        purchased_on: purchased_on.into(),
+        ..order(
+            contract_id,
+            neo_support::grpc::pb::OrderKind::FirstYear,
+            received_on,
+        )
+    }
+}

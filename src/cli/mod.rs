@@ -11,6 +11,12 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 
+mod contracts;
+mod inquiries;
+
+pub use contracts::{ContractCommand, OrderCommand, TokenCommand};
+pub use inquiries::InquiryCommand;
+
 use crate::client::{self, ClientOptions, ConnectError, SupportClient};
 use crate::domain::dates::{DateError, format_date, parse_supported_date};
 use crate::domain::holidays;
@@ -49,6 +55,18 @@ pub enum Command {
     /// The business calendar.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Support contracts (staff; a customer token may show its own).
+    #[command(subcommand)]
+    Contract(ContractCommand),
+    /// Orders that buy support periods or seats (staff).
+    #[command(subcommand)]
+    Order(OrderCommand),
+    /// Technical inquiries.
+    #[command(subcommand)]
+    Inquiry(InquiryCommand),
+    /// Customer access tokens (staff).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 /// `calendar` commands.
@@ -253,6 +271,10 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
     match &cli.command {
         Command::Calendar(CalendarCommand::Holidays { from, to }) => local_holidays(from, to),
         Command::Calendar(command) => calendar(cli, command).await,
+        Command::Contract(command) => contracts::contract(&mut connect(cli).await?, command).await,
+        Command::Order(command) => contracts::order(&mut connect(cli).await?, command).await,
+        Command::Token(command) => contracts::token(&mut connect(cli).await?, command).await,
+        Command::Inquiry(command) => inquiries::inquiry(&mut connect(cli).await?, command).await,
     }
 }
 
@@ -326,7 +348,7 @@ fn local_holidays(from: &str, to: &str) -> Result<Output, Failure> {
     })
 }
 
-async fn connect(cli: &Cli) -> Result<SupportClient, Failure> {
+pub(crate) async fn connect(cli: &Cli) -> Result<SupportClient, Failure> {
     let ca_cert_pem = match &cli.ca_cert {
         Some(path) => Some(std::fs::read(path).map_err(|error| Failure::Refused {
             code: "INVALID_ARGUMENT".into(),
@@ -347,10 +369,19 @@ fn instant(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {
     at.map(crate::grpc::convert::timestamp)
 }
 
-fn rfc3339(at: Option<&prost_types::Timestamp>) -> Value {
+pub(crate) fn rfc3339(at: Option<&prost_types::Timestamp>) -> Value {
     at.and_then(datetime)
         .map(|at| Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
         .unwrap_or(Value::Null)
+}
+
+/// A string, or null when empty.
+pub(crate) fn text_or_null(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        Value::String(text.to_owned())
+    }
 }
 
 fn day_json(day: &pb::CalendarDay) -> Value {
@@ -426,7 +457,7 @@ fn override_text(o: &pb::HolidayOverride) -> String {
     format!("{}\t{}\t{what}\t{}\n", o.id, o.date, o.note)
 }
 
-fn list<T>(items: &[T], to_json: fn(&T) -> Value, to_text: fn(&T) -> String) -> Output {
+pub(crate) fn list<T>(items: &[T], to_json: fn(&T) -> Value, to_text: fn(&T) -> String) -> Output {
     Output {
         json: Value::Array(items.iter().map(to_json).collect()),
         text: items.iter().map(to_text).collect(),

@@ -1,0 +1,303 @@
+//! Technical inquiries (SPEC.md section 3): what is in scope, and when an
+//! inquiry is received and handled.
+
+use chrono::{DateTime, Utc};
+
+use super::contract::{ContractStatus, EmailAddress};
+
+/// Longest subject, in characters.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest body, in characters.
+pub const MAX_BODY_CHARS: usize = 20_000;
+
+/// The notice every submitted inquiry gets back.
+pub const REPLY_NOTICE: &str = "Replies come by e-mail only; there is no phone support for technical questions. \
+     技術的なお問合せへの回答は電子メールのみでお送りします。";
+
+/// Which product an inquiry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    /// desknet's NEO Backup Server.
+    BackupServer,
+    /// desknet's NEO itself (not covered by this contract).
+    DesknetsNeo,
+}
+
+impl Product {
+    /// As stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BackupServer => "backup-server",
+            Self::DesknetsNeo => "desknets-neo",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "backup-server" => Some(Self::BackupServer),
+            "desknets-neo" => Some(Self::DesknetsNeo),
+            _ => None,
+        }
+    }
+}
+
+/// What an inquiry is about (terms section 1(1)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Operation and settings.
+    Operation,
+    /// Server environment and OS.
+    Environment,
+    /// Defect confirmation, cause investigation, problem isolation.
+    Defect,
+    /// Patch modules and version upgrades.
+    PatchUpgrade,
+    /// Data migration for a server change.
+    Migration,
+    /// The installation's customization.
+    Customization,
+}
+
+impl Category {
+    /// All categories, in the order the terms list them.
+    pub const ALL: [Self; 6] = [
+        Self::Operation,
+        Self::Environment,
+        Self::Defect,
+        Self::PatchUpgrade,
+        Self::Migration,
+        Self::Customization,
+    ];
+
+    /// As stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operation => "operation",
+            Self::Environment => "environment",
+            Self::Defect => "defect",
+            Self::PatchUpgrade => "patch-upgrade",
+            Self::Migration => "migration",
+            Self::Customization => "customization",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// Open or answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InquiryStatus {
+    /// Waiting for an answer.
+    Open,
+    /// Answered.
+    Answered,
+}
+
+impl InquiryStatus {
+    /// As stored and typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Answered => "answered",
+        }
+    }
+
+    /// Parses a stored or typed name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "answered" => Some(Self::Answered),
+            _ => None,
+        }
+    }
+}
+
+/// A checked inquiry, ready to be admitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInquiry {
+    /// The contract it is under.
+    pub contract_id: String,
+    /// The product.
+    pub product: Product,
+    /// The category.
+    pub category: Category,
+    /// Subject, 1-200 characters.
+    pub subject: String,
+    /// Body, 1-20000 characters.
+    pub body: String,
+    /// Where the reply goes.
+    pub reply_to: EmailAddress,
+}
+
+/// A stored inquiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inquiry {
+    /// Store-assigned id.
+    pub id: i64,
+    /// The contract.
+    pub contract_id: String,
+    /// The product.
+    pub product: Product,
+    /// The category.
+    pub category: Category,
+    /// Subject.
+    pub subject: String,
+    /// Body.
+    pub body: String,
+    /// Reply address.
+    pub reply_to: String,
+    /// Open or answered.
+    pub status: InquiryStatus,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// When handling starts.
+    pub handling_starts_at: DateTime<Utc>,
+    /// When it was answered.
+    pub answered_at: Option<DateTime<Utc>>,
+    /// The name of the token that submitted it.
+    pub submitted_by: String,
+}
+
+/// Why an inquiry is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InquiryRefusal {
+    /// About desknet's NEO itself.
+    #[error(
+        "questions about desknet's NEO itself need the separate desknet's NEO annual support (desknet's NEO 年間サポート); this contract covers desknet's NEO Backup Server"
+    )]
+    NeoSupportRequired,
+    /// The contract is not active on the day of receipt.
+    #[error("the support contract is not active on {0} (JST), the day the inquiry was received")]
+    SupportExpired(chrono::NaiveDate),
+    /// A customization question on a contract that is not customized.
+    #[error(
+        "customization questions are covered only for customized installations, and this contract is not customized"
+    )]
+    CustomizationNotCovered,
+}
+
+impl InquiryRefusal {
+    /// The stable ErrorInfo reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NeoSupportRequired => "NEO_SUPPORT_REQUIRED",
+            Self::SupportExpired(_) => "SUPPORT_EXPIRED",
+            Self::CustomizationNotCovered => "CUSTOMIZATION_NOT_COVERED",
+        }
+    }
+}
+
+/// Checks a subject or body: trimmed not empty, at most `max` characters.
+pub fn check_text(text: &str, max: usize) -> Result<(), String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    if text.chars().count() > max {
+        return Err(format!("at most {max} characters"));
+    }
+    Ok(())
+}
+
+/// Whether a contract with this status and customization takes the
+/// inquiry on `received_on`.
+pub fn admit(
+    inquiry: &NewInquiry,
+    status_on_receipt: ContractStatus,
+    received_on: chrono::NaiveDate,
+    customized: bool,
+) -> Result<(), InquiryRefusal> {
+    if inquiry.product == Product::DesknetsNeo {
+        return Err(InquiryRefusal::NeoSupportRequired);
+    }
+    if status_on_receipt != ContractStatus::Active {
+        return Err(InquiryRefusal::SupportExpired(received_on));
+    }
+    if inquiry.category == Category::Customization && !customized {
+        return Err(InquiryRefusal::CustomizationNotCovered);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inquiry(product: Product, category: Category) -> NewInquiry {
+        NewInquiry {
+            contract_id: "C-1".into(),
+            product,
+            category,
+            subject: "バックアップが失敗する".into(),
+            body: "昨夜から失敗します。".into(),
+            reply_to: EmailAddress::parse("it@example.co.jp").unwrap(),
+        }
+    }
+
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+    }
+
+    #[test]
+    fn a_backup_server_question_on_an_active_contract_is_admitted() {
+        let ok = admit(
+            &inquiry(Product::BackupServer, Category::Defect),
+            ContractStatus::Active,
+            day(),
+            false,
+        );
+        assert_eq!(ok, Ok(()));
+    }
+
+    #[test]
+    fn desknets_neo_questions_need_their_own_support() {
+        let refused = admit(
+            &inquiry(Product::DesknetsNeo, Category::Operation),
+            ContractStatus::Active,
+            day(),
+            true,
+        );
+        assert_eq!(refused.unwrap_err().reason(), "NEO_SUPPORT_REQUIRED");
+    }
+
+    #[test]
+    fn a_contract_not_active_on_the_day_of_receipt_is_refused() {
+        for status in [
+            ContractStatus::NotStarted,
+            ContractStatus::Lapsed,
+            ContractStatus::RecontinuationRequired,
+        ] {
+            let refused = admit(
+                &inquiry(Product::BackupServer, Category::Operation),
+                status,
+                day(),
+                false,
+            );
+            assert_eq!(refused.unwrap_err().reason(), "SUPPORT_EXPIRED");
+        }
+    }
+
+    #[test]
+    fn customization_questions_need_a_customized_contract() {
+        let q = inquiry(Product::BackupServer, Category::Customization);
+        assert_eq!(
+            admit(&q, ContractStatus::Active, day(), false)
+                .unwrap_err()
+                .reason(),
+            "CUSTOMIZATION_NOT_COVERED"
+        );
+        assert_eq!(admit(&q, ContractStatus::Active, day(), true), Ok(()));
+    }
+
+    #[test]
+    fn subjects_and_bodies_are_checked() {
+        assert!(check_text("x", 5).is_ok());
+        assert!(check_text("   ", 5).is_err());
+        assert!(check_text("", 5).is_err());
+        assert!(check_text("123456", 5).is_err());
+        assert!(check_text("あいうえお", 5).is_ok());
+    }
+}

@@ -1,0 +1,180 @@
+//! SupportService: technical inquiries.
+
+use chrono::DateTime;
+use tonic::Request;
+
+use crate::domain::contract::status_on;
+use crate::domain::dates::jst_date;
+use crate::domain::inquiry::{
+    MAX_BODY_CHARS, MAX_SUBJECT_CHARS, NewInquiry, REPLY_NOTICE, admit, check_text,
+};
+use crate::error::{Error, Result};
+use crate::grpc::contract_not_found;
+use crate::grpc::convert::{
+    category_field, code_field, decode_page_token, email_field, encode_page_token,
+    inquiry_status_filter, out_of_range, page_size_field, product_field,
+};
+use crate::grpc::pb::*;
+use crate::grpc::support::SupportApi;
+use crate::store::contracts::InquiryQuery;
+
+fn inquiry_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "INQUIRY_NOT_FOUND",
+        message: format!("there is no inquiry {id}"),
+    }
+}
+
+/// A page position: `handling_starts_at` (seconds.nanos) and id.
+fn decode_position(token: &str) -> Result<Option<(DateTime<chrono::Utc>, i64)>> {
+    let Some(text) = decode_page_token(token)? else {
+        return Ok(None);
+    };
+    let bad = || Error::invalid("page_token", "not a page token this server gave");
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let (seconds, nanos) = at.split_once('.').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp(
+        seconds.parse().map_err(|_| bad())?,
+        nanos.parse().map_err(|_| bad())?,
+    )
+    .ok_or_else(bad)?;
+    Ok(Some((at, id.parse().map_err(|_| bad())?)))
+}
+
+impl SupportApi {
+    pub(crate) async fn submit_inquiry_call(
+        &self,
+        request: Request<SubmitInquiryRequest>,
+    ) -> Result<SubmitInquiryResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        caller.require_contract(&r.contract_id)?;
+        let contract_id = code_field("contract_id", &r.contract_id)?;
+        check_text(&r.subject, MAX_SUBJECT_CHARS).map_err(|m| Error::invalid("subject", m))?;
+        check_text(&r.body, MAX_BODY_CHARS).map_err(|m| Error::invalid("body", m))?;
+        let inquiry = NewInquiry {
+            contract_id: contract_id.as_str().to_owned(),
+            product: product_field(r.product)?,
+            category: category_field(r.category)?,
+            subject: r.subject.trim().to_owned(),
+            body: r.body,
+            reply_to: email_field("reply_to", &r.reply_to)?,
+        };
+        let received_at = self.state.clock.now();
+        let received_on = jst_date(received_at);
+        let (contract, orders) = self
+            .state
+            .store
+            .contract_with_orders(contract_id.as_str())
+            .await?
+            .ok_or_else(|| contract_not_found(contract_id.as_str()))?;
+        admit(
+            &inquiry,
+            status_on(&orders, received_on),
+            received_on,
+            contract.customized,
+        )
+        .map_err(|refusal| Error::FailedPrecondition {
+            reason: refusal.reason(),
+            message: refusal.to_string(),
+        })?;
+        let calendar = self.state.store.load_calendar().await?;
+        let handling_starts_at = calendar
+            .reception(received_at)
+            .map_err(out_of_range("received_at"))?
+            .opens_at;
+        let stored = self
+            .state
+            .store
+            .create_inquiry(
+                &inquiry,
+                received_at,
+                handling_starts_at,
+                &caller.token_name,
+            )
+            .await?;
+        tracing::info!(inquiry_id = stored.id, contract_id = %stored.contract_id, "inquiry received");
+        Ok(SubmitInquiryResponse {
+            inquiry: Some(stored.into()),
+            notice: REPLY_NOTICE.into(),
+        })
+    }
+
+    pub(crate) async fn get_inquiry_call(
+        &self,
+        request: Request<GetInquiryRequest>,
+    ) -> Result<GetInquiryResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let id = request.get_ref().id;
+        let inquiry = self
+            .state
+            .store
+            .get_inquiry(id)
+            .await?
+            .ok_or_else(|| inquiry_not_found(id))?;
+        if caller.require_contract(&inquiry.contract_id).is_err() {
+            return Err(inquiry_not_found(id));
+        }
+        Ok(GetInquiryResponse {
+            inquiry: Some(inquiry.into()),
+        })
+    }
+
+    pub(crate) async fn list_inquiries_call(
+        &self,
+        request: Request<ListInquiriesRequest>,
+    ) -> Result<ListInquiriesResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        let contract_id = match (caller.contract_scope(), r.contract_id.is_empty()) {
+            (Some(own), true) => Some(own.to_owned()),
+            (_, false) => {
+                caller.require_contract(&r.contract_id)?;
+                Some(r.contract_id.clone())
+            }
+            (None, true) => None,
+        };
+        let limit = page_size_field("page_size", r.page_size)?;
+        let query = InquiryQuery {
+            contract_id,
+            status: inquiry_status_filter(r.status)?,
+            after: decode_position(&r.page_token)?,
+            limit: limit + 1,
+        };
+        let mut inquiries = self.state.store.list_inquiries(&query).await?;
+        let more = i64::try_from(inquiries.len()).unwrap_or(i64::MAX) > limit;
+        inquiries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_page_token = match (more, inquiries.last()) {
+            (true, Some(last)) => encode_page_token(&format!(
+                "{}.{}|{}",
+                last.handling_starts_at.timestamp(),
+                last.handling_starts_at.timestamp_subsec_nanos(),
+                last.id
+            )),
+            _ => String::new(),
+        };
+        Ok(ListInquiriesResponse {
+            inquiries: inquiries.into_iter().map(Into::into).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(crate) async fn answer_inquiry_call(
+        &self,
+        request: Request<AnswerInquiryRequest>,
+    ) -> Result<AnswerInquiryResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        caller.require_staff()?;
+        let id = request.get_ref().id;
+        let answered = self
+            .state
+            .store
+            .answer_inquiry(id, self.state.clock.now())
+            .await?
+            .ok_or_else(|| inquiry_not_found(id))?;
+        tracing::info!(inquiry_id = id, by = %caller.token_name, "inquiry answered");
+        Ok(AnswerInquiryResponse {
+            inquiry: Some(answered.into()),
+        })
+    }
+}
