@@ -370,3 +370,174 @@ fn an_unreachable_server_is_reported_as_unavailable() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(json_of(&output)["error"]["code"], "UNAVAILABLE");
 }
+
+#[test]
+fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let daemon = Daemon::start(&database_url);
+    let server = format!("http://{}", daemon.address);
+    let as_token = |token: &str, args: &[&str]| {
+        let mut all = vec!["--server", server.as_str(), "--token", token, "--json"];
+        all.extend_from_slice(args);
+        let output = client(&all);
+        (output.status.code(), json_of(&output))
+    };
+    let call = |args: &[&str]| as_token(&token, args);
+
+    let (code, contract) = call(&[
+        "contract",
+        "create",
+        "--id",
+        "NEO-0001",
+        "--customer",
+        "株式会社サンプル",
+        "--contact",
+        "it@example.co.jp",
+        "--license-id",
+        "BS-12345",
+        "--seats",
+        "10",
+    ]);
+    assert_eq!(code, Some(0), "{contract}");
+    assert_eq!(contract["id"], "NEO-0001");
+
+    // A first year received a month ago covers today, whatever today is.
+    let today = chrono::Utc::now()
+        .with_timezone(&neo_support::domain::dates::jst())
+        .date_naive();
+    let received = (today - chrono::Days::new(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (code, period) = call(&[
+        "order",
+        "record",
+        "--contract",
+        "NEO-0001",
+        "--kind",
+        "first-year",
+        "--received-on",
+        &received,
+        "--purchased-on",
+        &received,
+    ]);
+    assert_eq!(code, Some(0), "{period}");
+    assert_eq!(period["kind"], "first-year");
+    let start_on = period["start_on"].as_str().unwrap().to_owned();
+    let end_on = period["end_on"].as_str().unwrap().to_owned();
+
+    let (code, shown) = call(&["contract", "show", "NEO-0001"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["periods"][0]["kind"], "first-year");
+    assert_eq!(shown["periods"][0]["start_on"], start_on.as_str());
+    assert_eq!(shown["periods"][0]["end_on"], end_on.as_str());
+    assert_eq!(shown["periods"][0]["certificate_no"], Value::Null);
+    assert_eq!(shown["covered"][0]["from"], received.as_str());
+    assert_eq!(shown["covered"][0]["to"], end_on.as_str());
+
+    let (code, quote) = call(&[
+        "contract",
+        "quote-renewal",
+        "--contract",
+        "NEO-0001",
+        "--received-on",
+        &end_on,
+    ]);
+    assert_eq!(code, Some(0), "{quote}");
+    assert_eq!(quote["kind"], "renewal");
+    let (_, listed) = call(&["contract", "list", "--status", "active"]);
+    assert_eq!(listed["contracts"][0]["id"], "NEO-0001");
+    assert_eq!(listed["next_page_token"], Value::Null);
+
+    let (code, customer) = call(&["token", "create", "--contract", "NEO-0001"]);
+    assert_eq!(code, Some(0), "{customer}");
+    let customer_token = customer["token"].as_str().unwrap().to_owned();
+
+    let (code, inquiry) = as_token(
+        &customer_token,
+        &[
+            "inquiry",
+            "submit",
+            "--contract",
+            "NEO-0001",
+            "--product",
+            "backup-server",
+            "--category",
+            "patch-upgrade",
+            "--subject",
+            "パッチ適用の手順",
+            "--body",
+            "最新パッチの適用手順を教えてください。",
+            "--reply-to",
+            "it@example.co.jp",
+        ],
+    );
+    assert_eq!(code, Some(0), "{inquiry}");
+    assert_eq!(inquiry["reply_channel"], "email");
+    assert_eq!(inquiry["status"], "open");
+    assert!(inquiry["received_at"].as_str().unwrap().ends_with('Z'));
+    assert!(inquiry["handling_starts_at"].is_string());
+    let id = inquiry["id"].as_i64().unwrap().to_string();
+
+    let (code, neo) = as_token(
+        &customer_token,
+        &[
+            "inquiry",
+            "submit",
+            "--contract",
+            "NEO-0001",
+            "--product",
+            "desknets-neo",
+            "--category",
+            "operation",
+            "--subject",
+            "NEOの設定",
+            "--body",
+            "?",
+            "--reply-to",
+            "it@example.co.jp",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(neo["error"]["reason"], "NEO_SUPPORT_REQUIRED");
+
+    let (_, queue) = call(&["inquiry", "list", "--status", "open"]);
+    assert_eq!(queue["inquiries"].as_array().unwrap().len(), 1);
+    let (code, answered) = call(&["inquiry", "answer", &id]);
+    assert_eq!(code, Some(0), "{answered}");
+    assert_eq!(answered["status"], "answered");
+    let (_, shown) = as_token(&customer_token, &["inquiry", "show", &id]);
+    assert_eq!(shown["status"], "answered");
+
+    let (code, refused) = call(&[
+        "order",
+        "record",
+        "--contract",
+        "NEO-0001",
+        "--kind",
+        "first-year",
+        "--received-on",
+        &received,
+        "--purchased-on",
+        &received,
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(refused["error"]["code"], "FAILED_PRECONDITION");
+    assert_eq!(refused["error"]["reason"], "FIRST_YEAR_EXISTS");
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}

@@ -1,0 +1,458 @@
+//! Technical inquiries against a real server with a pinned clock, on each
+//! database backend.
+
+mod common;
+
+use common::{TestServer, bad_fields, first_year, jst_at, new_contract, on_each_backend, reason};
+use neo_support::grpc::convert::datetime;
+use neo_support::grpc::pb;
+use tonic::Code;
+
+fn inquiry(
+    contract_id: &str,
+    product: pb::Product,
+    category: pb::InquiryCategory,
+) -> pb::SubmitInquiryRequest {
+    pb::SubmitInquiryRequest {
+        contract_id: contract_id.into(),
+        product: product.into(),
+        category: category.into(),
+        subject: "バックアップが途中で止まる".into(),
+        body: "昨夜のジョブがエラーで停止しました。ログを添付します。".into(),
+        reply_to: "it-admin@example.co.jp".into(),
+    }
+}
+
+fn defect(contract_id: &str) -> pb::SubmitInquiryRequest {
+    inquiry(
+        contract_id,
+        pb::Product::BackupServer,
+        pb::InquiryCategory::Defect,
+    )
+}
+
+/// A contract covered from 2026-11-01 through 2027-10-31.
+async fn active_contract(server: &TestServer, id: &str, customized: bool) {
+    let mut staff = server.staff().await;
+    staff
+        .create_contract(new_contract(id, &format!("LIC-{id}"), 10, customized))
+        .await
+        .unwrap();
+    staff
+        .record_order(first_year(id, "2026-10-20", "2026-10-20"))
+        .await
+        .unwrap();
+}
+
+async fn count(server: &TestServer) -> usize {
+    let query = neo_support::store::contracts::InquiryQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    server.store.list_inquiries(&query).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn handling_starts_at_the_next_open_moment() {
+    on_each_backend(async |server| {
+        active_contract(server, "Q", false).await;
+        server
+            .staff()
+            .await
+            .create_closure(pb::CreateClosureRequest {
+                closure: Some(pb::Closure {
+                    name: "年末年始休暇".into(),
+                    range: Some(pb::closure::Range::EveryYear(pb::MonthDayRange {
+                        start_month_day: "12-29".into(),
+                        end_month_day: "01-03".into(),
+                    })),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+        let mut staff = server.staff().await;
+        let cases = [
+            (
+                jst_at(2026, 11, 25, 8, 59, 59),
+                jst_at(2026, 11, 25, 9, 0, 0),
+            ),
+            (jst_at(2026, 11, 25, 9, 0, 0), jst_at(2026, 11, 25, 9, 0, 0)),
+            (
+                jst_at(2026, 11, 25, 11, 59, 59),
+                jst_at(2026, 11, 25, 11, 59, 59),
+            ),
+            (
+                jst_at(2026, 11, 25, 12, 0, 0),
+                jst_at(2026, 11, 25, 13, 0, 0),
+            ),
+            (
+                jst_at(2026, 11, 25, 17, 29, 59),
+                jst_at(2026, 11, 25, 17, 29, 59),
+            ),
+            (
+                jst_at(2026, 11, 25, 17, 30, 0),
+                jst_at(2026, 11, 26, 9, 0, 0),
+            ),
+            // 勤労感謝の日.
+            (
+                jst_at(2026, 11, 23, 10, 0, 0),
+                jst_at(2026, 11, 24, 9, 0, 0),
+            ),
+            // In the year-end closure.
+            (jst_at(2026, 12, 30, 10, 0, 0), jst_at(2027, 1, 4, 9, 0, 0)),
+        ];
+        for (received_at, starts_at) in cases {
+            server.clock.set(received_at);
+            let answer = staff
+                .submit_inquiry(defect("Q"))
+                .await
+                .unwrap()
+                .into_inner();
+            let stored = answer.inquiry.unwrap();
+            assert_eq!(
+                stored.received_at.as_ref().and_then(datetime),
+                Some(received_at),
+                "{}",
+                server.label
+            );
+            assert_eq!(
+                stored.handling_starts_at.as_ref().and_then(datetime),
+                Some(starts_at),
+                "{received_at} on {}",
+                server.label
+            );
+            assert_eq!(stored.status, pb::InquiryStatus::Open as i32);
+            assert_eq!(stored.reply_channel, "email");
+            assert!(answer.notice.contains("e-mail only"), "{}", answer.notice);
+        }
+        assert_eq!(count(server).await, cases.len());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_reason_and_stores_nothing() {
+    on_each_backend(async |server| {
+        active_contract(server, "Q", false).await;
+        let mut staff = server.staff().await;
+        staff
+            .create_contract(new_contract("NEW", "LIC-NEW", 10, false))
+            .await
+            .unwrap();
+        server.clock.set(jst_at(2026, 11, 25, 10, 0, 0));
+        let refused = [
+            (
+                inquiry(
+                    "Q",
+                    pb::Product::DesknetsNeo,
+                    pb::InquiryCategory::Operation,
+                ),
+                Code::FailedPrecondition,
+                "NEO_SUPPORT_REQUIRED",
+            ),
+            (
+                inquiry(
+                    "Q",
+                    pb::Product::BackupServer,
+                    pb::InquiryCategory::Customization,
+                ),
+                Code::FailedPrecondition,
+                "CUSTOMIZATION_NOT_COVERED",
+            ),
+            (defect("NEW"), Code::FailedPrecondition, "SUPPORT_EXPIRED"),
+            (defect("NOPE"), Code::NotFound, "CONTRACT_NOT_FOUND"),
+        ];
+        for (request, code, why) in refused {
+            let status = staff.submit_inquiry(request).await.unwrap_err();
+            assert_eq!(
+                (status.code(), reason(&status)),
+                (code, why.to_owned()),
+                "{}",
+                server.label
+            );
+        }
+        let neo = staff
+            .submit_inquiry(inquiry(
+                "Q",
+                pb::Product::DesknetsNeo,
+                pb::InquiryCategory::Operation,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            neo.message().contains("desknet's NEO 年間サポート"),
+            "{}",
+            neo.message()
+        );
+
+        let invalid = [
+            (
+                pb::SubmitInquiryRequest {
+                    reply_to: "not-an-address".into(),
+                    ..defect("Q")
+                },
+                "reply_to",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    subject: "  ".into(),
+                    ..defect("Q")
+                },
+                "subject",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    subject: "件".repeat(201),
+                    ..defect("Q")
+                },
+                "subject",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    body: String::new(),
+                    ..defect("Q")
+                },
+                "body",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    body: "本".repeat(20_001),
+                    ..defect("Q")
+                },
+                "body",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    category: 0,
+                    ..defect("Q")
+                },
+                "category",
+            ),
+            (
+                pb::SubmitInquiryRequest {
+                    product: 0,
+                    ..defect("Q")
+                },
+                "product",
+            ),
+        ];
+        for (request, field) in invalid {
+            let status = staff.submit_inquiry(request).await.unwrap_err();
+            assert_eq!(
+                (status.code(), bad_fields(&status)),
+                (Code::InvalidArgument, vec![field.to_owned()]),
+                "{field}"
+            );
+        }
+        // The longest body is taken.
+        staff
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                body: "本".repeat(20_000),
+                ..defect("Q")
+            })
+            .await
+            .unwrap();
+        assert_eq!(count(server).await, 1, "{}", server.label);
+
+        // The day after the contract ends, support has expired.
+        server.clock.set(jst_at(2027, 11, 1, 10, 0, 0));
+        let expired = staff.submit_inquiry(defect("Q")).await.unwrap_err();
+        assert_eq!(reason(&expired), "SUPPORT_EXPIRED");
+        // 2027-10-31 23:59:59 JST is still the last covered day.
+        server.clock.set(jst_at(2027, 10, 31, 23, 59, 59));
+        staff.submit_inquiry(defect("Q")).await.unwrap();
+        assert_eq!(count(server).await, 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn customized_contracts_take_customization_questions() {
+    on_each_backend(async |server| {
+        active_contract(server, "CUST", true).await;
+        server.clock.set(jst_at(2026, 11, 25, 10, 0, 0));
+        let mut staff = server.staff().await;
+        let request = inquiry(
+            "CUST",
+            pb::Product::BackupServer,
+            pb::InquiryCategory::Customization,
+        );
+        let stored = staff
+            .submit_inquiry(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        assert_eq!(
+            stored.category,
+            pb::InquiryCategory::Customization as i32,
+            "{}",
+            server.label
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
+    on_each_backend(async |server| {
+        active_contract(server, "A", false).await;
+        active_contract(server, "B", false).await;
+        let mut staff = server.staff().await;
+        let token_a = staff
+            .create_access_token(pb::CreateAccessTokenRequest {
+                contract_id: "A".into(),
+                name: "A's admin".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .token;
+        let mut customer = server.client(Some(&token_a)).await;
+
+        // Submitted out of handling order: Saturday evening, then Monday 10:00, then Friday 18:00.
+        server.clock.set(jst_at(2026, 11, 28, 19, 0, 0));
+        let saturday = customer
+            .submit_inquiry(defect("A"))
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        server.clock.set(jst_at(2026, 11, 30, 10, 0, 0));
+        let monday = staff
+            .submit_inquiry(defect("B"))
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        server.clock.set(jst_at(2026, 11, 27, 18, 0, 0));
+        let friday = customer
+            .submit_inquiry(defect("A"))
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+
+        let mut ids = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = staff
+                .list_inquiries(pb::ListInquiriesRequest {
+                    page_size: 1,
+                    page_token: token.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            ids.extend(page.inquiries.iter().map(|i| i.id));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        // Friday 18:00 and Saturday both start Monday 09:00 (id order); Monday 10:00 after.
+        assert_eq!(ids, [saturday.id, friday.id, monday.id], "{}", server.label);
+
+        let own = customer
+            .list_inquiries(pb::ListInquiriesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiries;
+        assert_eq!(
+            own.iter().map(|i| i.id).collect::<Vec<_>>(),
+            [saturday.id, friday.id]
+        );
+        let other = customer
+            .list_inquiries(pb::ListInquiriesRequest {
+                contract_id: "B".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(other.code(), Code::NotFound);
+        let hidden = customer
+            .get_inquiry(pb::GetInquiryRequest { id: monday.id })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (hidden.code(), reason(&hidden)),
+            (Code::NotFound, "INQUIRY_NOT_FOUND".into())
+        );
+        let submit_for_other = customer.submit_inquiry(defect("B")).await.unwrap_err();
+        assert_eq!(submit_for_other.code(), Code::NotFound);
+
+        let denied = customer
+            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        server.clock.set(jst_at(2026, 11, 30, 11, 0, 0));
+        let answered = staff
+            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        assert_eq!(answered.status, pb::InquiryStatus::Answered as i32);
+        assert_eq!(
+            answered.answered_at.as_ref().and_then(datetime),
+            Some(jst_at(2026, 11, 30, 11, 0, 0))
+        );
+        let again = staff
+            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (again.code(), reason(&again)),
+            (Code::FailedPrecondition, "ALREADY_ANSWERED".into())
+        );
+        let missing = staff
+            .answer_inquiry(pb::AnswerInquiryRequest { id: 999_999 })
+            .await
+            .unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound);
+
+        let open = staff
+            .list_inquiries(pb::ListInquiriesRequest {
+                status: pb::InquiryStatus::Open.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiries;
+        assert_eq!(
+            open.iter().map(|i| i.id).collect::<Vec<_>>(),
+            [saturday.id, monday.id],
+            "{}",
+            server.label
+        );
+        let only_b = staff
+            .list_inquiries(pb::ListInquiriesRequest {
+                contract_id: "B".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiries;
+        assert_eq!(only_b.iter().map(|i| i.id).collect::<Vec<_>>(), [monday.id]);
+        let seen = customer
+            .get_inquiry(pb::GetInquiryRequest { id: saturday.id })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        assert_eq!(seen.body, saturday.body);
+    })
+    .await;
+}
