@@ -270,8 +270,8 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                             "name": t.name,
                             "role": t.role.kind(),
                             "contract_id": match &t.role { Role::Customer { contract_id } => Some(contract_id), Role::Staff => None },
-                            "created_at": t.created_at.to_rfc3339(),
-                            "revoked_at": t.revoked_at.map(|at| at.to_rfc3339()),
+                            "created_at": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "revoked_at": t.revoked_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                         })
                     })
                     .collect();
@@ -281,14 +281,15 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                 for t in tokens {
                     let revoked = t
                         .revoked_at
-                        .map(|at| at.to_rfc3339())
+                        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                         .unwrap_or_else(|| "-".into());
                     println!(
                         "{}\t{}\t{}\t{}\t{}",
                         t.id,
                         t.role.kind(),
                         t.name,
-                        t.created_at.to_rfc3339(),
+                        t.created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                         revoked
                     );
                 }
