@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let protos = ["proto/neo/support/v1/support.proto"];
+    let protos = [
+        "proto/neo/support/v1/support.proto",
+        "proto/neo/support/v1/license.proto",
+    ];
     println!("cargo:rerun-if-changed=proto");
     let descriptors = protox::compile(protos, ["proto"])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

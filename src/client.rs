@@ -10,6 +10,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
+use crate::grpc::pb::license_service_client::LicenseServiceClient;
 use crate::grpc::pb::support_service_client::SupportServiceClient;
 
 /// Where and how to connect.
@@ -116,6 +117,18 @@ pub fn bearer(token: Option<&str>) -> Result<BearerToken, ConnectError> {
 pub async fn support(options: &ClientOptions) -> Result<SupportClient, ConnectError> {
     let interceptor = bearer(options.token.as_deref())?;
     Ok(SupportServiceClient::with_interceptor(
+        channel(options).await?,
+        interceptor,
+    ))
+}
+
+/// A LicenseService client that sends the token.
+pub type LicenseClient = LicenseServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// A LicenseService client on a fresh channel.
+pub async fn license(options: &ClientOptions) -> Result<LicenseClient, ConnectError> {
+    let interceptor = bearer(options.token.as_deref())?;
+    Ok(LicenseServiceClient::with_interceptor(
         channel(options).await?,
         interceptor,
     ))

@@ -15,8 +15,9 @@ use tokio::sync::oneshot;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::token::{Role, TokenSecret, check_token_name};
 use crate::error::{Error, Result};
-use crate::grpc::AppState;
+use crate::grpc::{AppState, Settings};
 use crate::server::{ServeOptions, TlsFiles, serve};
+use crate::signer::keys::{self, KeyError, Keyring};
 use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, Store};
 
 /// neo-supportd: the neo-support gRPC server.
@@ -48,6 +49,53 @@ pub enum Command {
     /// Manage access tokens directly in the database (for bootstrapping).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the signing keys in the keys directory.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Where the signing keys are.
+#[derive(Debug, Clone, Args)]
+pub struct KeysDirArgs {
+    /// The keys directory: PKCS#8 private keys (mode 0600) and their public
+    /// keys.
+    #[arg(long, env = "NEO_SUPPORT_KEYS_DIR", default_value = "keys")]
+    pub keys_dir: PathBuf,
+}
+
+/// `keys` commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a signing key; it signs when it is the first one.
+    Generate {
+        /// The keys directory.
+        #[command(flatten)]
+        dir: KeysDirArgs,
+    },
+    /// List the signing keys and their status.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The keys directory.
+        #[command(flatten)]
+        dir: KeysDirArgs,
+    },
+    /// Create a new signing key that signs from now on; the old ones keep
+    /// verifying. Restart the servers to pick it up.
+    Rotate {
+        /// The keys directory.
+        #[command(flatten)]
+        dir: KeysDirArgs,
+    },
+    /// Retire a signing key from verification too (not the active one).
+    Retire {
+        /// The key's id (k4.pid) or file name.
+        key: String,
+        /// The keys directory.
+        #[command(flatten)]
+        dir: KeysDirArgs,
+    },
 }
 
 /// Where the database is.
@@ -102,6 +150,17 @@ pub struct ServeArgs {
     /// Seconds between the health service's database checks.
     #[arg(long, env = "NEO_SUPPORT_HEALTH_INTERVAL_SECS", default_value_t = 2)]
     pub health_interval_secs: u64,
+    /// The signing keys.
+    #[command(flatten)]
+    pub keys: KeysDirArgs,
+    /// Refuse to start when the keys directory holds no key, instead of
+    /// creating a development key (for production).
+    #[arg(long, env = "NEO_SUPPORT_REQUIRE_SIGNING_KEY")]
+    pub require_signing_key: bool,
+    /// Reissues of one license signed at once per rolling 365 days; more
+    /// wait for staff review.
+    #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
+    pub reissues_before_review: u32,
 }
 
 /// `token` commands.
@@ -157,6 +216,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => run_serve(args).await,
         Command::Token(command) => run_token(command).await,
+        Command::Keys(command) => run_keys(command),
     }
 }
 
@@ -168,6 +228,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         }),
         _ => None,
     };
+    let keyring = load_keyring(&args)?;
     let store = args.database.connect().await?;
     tracing::info!(
         backend = store.backend(),
@@ -188,6 +249,10 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let state = AppState {
         store,
         clock: Arc::new(SystemClock),
+        keyring: Arc::new(keyring),
+        settings: Settings {
+            reissues_before_review: i64::from(args.reissues_before_review),
+        },
     };
     let options = ServeOptions {
         tls,
@@ -209,6 +274,67 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         Err(_) => tracing::warn!("grace period over: calls still in flight were cut off"),
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn key_error(error: KeyError) -> Error {
+    Error::invalid("keys_dir", error.to_string())
+}
+
+/// Loads the signing keys; with none at all, creates a development key
+/// and says so loudly, unless keys are required.
+fn load_keyring(args: &ServeArgs) -> Result<Keyring> {
+    let dir = &args.keys.keys_dir;
+    if args.require_signing_key {
+        let keyring = Keyring::load(dir).map_err(key_error)?;
+        tracing::info!(key_id = keyring.active_id(), "signing key loaded");
+        return Ok(keyring);
+    }
+    let (keyring, created) = Keyring::load_or_create(dir).map_err(key_error)?;
+    if let Some(created) = created {
+        tracing::warn!(
+            key_id = %created.id,
+            dir = %dir.display(),
+            "NO SIGNING KEY WAS FOUND: created a DEVELOPMENT signing key. Do not use it in production: \
+             generate and protect a real key with `neo-supportd keys generate`, and start with --require-signing-key"
+        );
+    } else {
+        tracing::info!(key_id = keyring.active_id(), "signing key loaded");
+    }
+    Ok(keyring)
+}
+
+fn run_keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate { dir } => {
+            let info = keys::generate(&dir.keys_dir, false).map_err(key_error)?;
+            println!("{}\t{}\t{}", info.id, info.status.as_str(), info.name);
+        }
+        KeysCommand::Rotate { dir } => {
+            let info = keys::generate(&dir.keys_dir, true).map_err(key_error)?;
+            eprintln!("the new key signs from the next server start; the old keys keep verifying");
+            println!("{}\t{}\t{}", info.id, info.status.as_str(), info.name);
+        }
+        KeysCommand::Retire { key, dir } => {
+            let info = keys::retire(&dir.keys_dir, &key).map_err(key_error)?;
+            println!("{}\t{}\t{}", info.id, info.status.as_str(), info.name);
+        }
+        KeysCommand::List { json, dir } => {
+            let infos = keys::list(&dir.keys_dir).map_err(key_error)?;
+            if json {
+                let rows: Vec<_> = infos
+                    .iter()
+                    .map(|k| serde_json::json!({"id": k.id, "status": k.status.as_str(), "name": k.name, "paserk": k.paserk}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("ID\tSTATUS\tNAME");
+                for k in infos {
+                    println!("{}\t{}\t{}", k.id, k.status.as_str(), k.name);
+                }
+            }
+        }
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod server;
+pub mod signer;
 pub mod store;
 
 pub use error::{Error, Result};

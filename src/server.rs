@@ -15,6 +15,8 @@ use tonic_health::server::HealthReporter;
 
 use crate::error::{Error, Result};
 use crate::grpc::AppState;
+use crate::grpc::license::LicenseApi;
+use crate::grpc::pb::license_service_server::LicenseServiceServer;
 use crate::grpc::pb::support_service_server::SupportServiceServer;
 use crate::grpc::support::SupportApi;
 
@@ -25,7 +27,10 @@ pub const MAX_REQUEST_BYTES: usize = 256 * 1024;
 
 /// The service names the health service reports on, besides "" (the whole
 /// server).
-const SERVICE_NAMES: [&str; 1] = ["neo.support.v1.SupportService"];
+const SERVICE_NAMES: [&str; 2] = [
+    "neo.support.v1.SupportService",
+    "neo.support.v1.LicenseService",
+];
 
 /// A certificate chain and private key in PEM, for TLS.
 #[derive(Clone)]
@@ -87,6 +92,8 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(Error::internal)?;
 
+    let license = LicenseServiceServer::new(LicenseApi::new(state.clone()))
+        .max_decoding_message_size(MAX_REQUEST_BYTES);
     let support = SupportServiceServer::new(SupportApi::new(state))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
 
@@ -102,6 +109,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(support)
+        .add_service(license)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     monitor.abort();

@@ -119,7 +119,7 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(database_url: &str) -> Self {
+    fn start(database_url: &str, keys_dir: &std::path::Path) -> Self {
         let mut child = Command::new(DAEMON)
             .args([
                 "--log-format",
@@ -130,7 +130,10 @@ impl Daemon {
                 "--database-url",
                 database_url,
             ])
+            .arg("--keys-dir")
+            .arg(keys_dir)
             .env_remove("NEO_SUPPORT_LISTEN")
+            .env_remove("NEO_SUPPORT_KEYS_DIR")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -217,7 +220,7 @@ fn staff_bootstrap_a_token_and_manage_the_calendar_from_the_command_line() {
     let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("nst_"), "{token}");
 
-    let daemon = Daemon::start(&database_url);
+    let daemon = Daemon::start(&database_url, &dir.path().join("keys"));
     let server = format!("http://{}", daemon.address);
     let call = |args: &[&str]| {
         let mut all = vec![
@@ -388,7 +391,7 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
         .output()
         .unwrap();
     let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
-    let daemon = Daemon::start(&database_url);
+    let daemon = Daemon::start(&database_url, &dir.path().join("keys"));
     let server = format!("http://{}", daemon.address);
     let as_token = |token: &str, args: &[&str]| {
         let mut all = vec!["--server", server.as_str(), "--token", token, "--json"];

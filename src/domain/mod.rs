@@ -6,4 +6,5 @@ pub mod contract;
 pub mod dates;
 pub mod holidays;
 pub mod inquiry;
+pub mod license;
 pub mod token;

@@ -6,6 +6,7 @@
 mod contracts;
 pub mod convert;
 mod inquiries;
+pub mod license;
 mod status;
 pub mod support;
 
@@ -16,6 +17,7 @@ use tonic::metadata::MetadataMap;
 use crate::clock::Clock;
 use crate::domain::token::{Role, hash_token};
 use crate::error::{Error, Result};
+use crate::signer::keys::Keyring;
 use crate::store::Store;
 
 pub use status::to_status;
@@ -37,6 +39,26 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Where the server reads the time.
     pub clock: Arc<dyn Clock>,
+    /// The signing keys, parsed once at start.
+    pub keyring: Arc<Keyring>,
+    /// Business settings.
+    pub settings: Settings,
+}
+
+/// Business settings of the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Reissues of one license signed at once per rolling 365 days; more
+    /// wait for staff review.
+    pub reissues_before_review: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            reissues_before_review: 2,
+        }
+    }
 }
 
 /// Who is calling, from their token.

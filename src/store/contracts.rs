@@ -260,8 +260,7 @@ pub(crate) fn order_inputs(
 /// `begin_write()` and `LOCK_ROW`.
 macro_rules! impl_store_with_contracts {
     ($store:ty, { $($items:item)* }) => {
-        #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
+        $crate::store::licenses::impl_store_with_licenses!($store, {
         $($items)*
         async fn create_contract(
             &self,
@@ -560,7 +559,7 @@ macro_rules! impl_store_with_contracts {
                 },
             }
         }
-        }
+        });
     };
 }
 

@@ -9,6 +9,7 @@
 
 mod common;
 pub mod contracts;
+pub mod licenses;
 pub mod postgres;
 pub mod sqlite;
 
@@ -21,6 +22,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, OverrideAction};
 use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
+use crate::domain::license::{Fingerprint, KeyRecord, Mint, ReissueRecord};
 use crate::domain::token::Role;
 use crate::error::{Error, Result};
 
@@ -149,6 +151,63 @@ pub trait Store: Send + Sync + 'static {
     /// Marks an open inquiry answered; `None` when there is no such
     /// inquiry, FAILED_PRECONDITION when it is answered already.
     async fn answer_inquiry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Inquiry>>;
+
+    /// The contract a license is under.
+    async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>>;
+    /// Gives a license its first key (FAILED_PRECONDITION when it has
+    /// keys already), in one transaction with its e-mail.
+    async fn issue_first_key(
+        &self,
+        license_id: &str,
+        fingerprint: &Fingerprint,
+        requested_by: &str,
+        now: DateTime<Utc>,
+        delivery_on: NaiveDate,
+        mint: &dyn Mint,
+    ) -> Result<KeyRecord>;
+    /// Decides and records a reissue in one transaction (SPEC.md section
+    /// 4): idempotent by request id, refused unless the contract is active,
+    /// the current key for the same fingerprint, a review beyond the
+    /// allowance, else a new key that supersedes the old one.
+    async fn request_reissue(
+        &self,
+        input: &licenses::ReissueInput,
+        mint: &dyn Mint,
+    ) -> Result<ReissueRecord>;
+    /// Approves a pending reissue: signs its key now.
+    async fn approve_reissue(
+        &self,
+        id: &str,
+        decided_by: &str,
+        now: DateTime<Utc>,
+        mint: &dyn Mint,
+    ) -> Result<ReissueRecord>;
+    /// Rejects a pending reissue.
+    async fn reject_reissue(
+        &self,
+        id: &str,
+        reason: &str,
+        decided_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ReissueRecord>;
+    /// One reissue request.
+    async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>>;
+    /// One page of reissue requests by delivery date.
+    async fn list_reissues(&self, query: &licenses::ReissueQuery) -> Result<Vec<ReissueRecord>>;
+    /// Revokes a key.
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        reason: &str,
+        revoked_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyRecord>;
+    /// One key by id.
+    async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
+    /// Every key of a license, in sequence order.
+    async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>>;
+    /// The outbox, oldest first.
+    async fn list_outbox(&self, limit: i64) -> Result<Vec<licenses::OutboxMessage>>;
 
     /// The business calendar as staff have set it.
     async fn load_calendar(&self) -> Result<Calendar> {

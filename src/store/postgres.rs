@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::{Error, Result};
 use crate::store::common::impl_common_store;
+use crate::store::licenses::impl_license_helpers;
 use crate::store::{DatabaseOptions, db_error};
 
 /// A PostgreSQL database.
@@ -47,5 +48,7 @@ impl PostgresStore {
         &self.pool
     }
 }
+
+impl_license_helpers!(PostgresStore, sqlx::Postgres);
 
 impl_common_store!(PostgresStore, "postgres", {});

@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 
 use crate::error::{Error, Result};
 use crate::store::common::impl_common_store;
+use crate::store::licenses::impl_license_helpers;
 use crate::store::{DatabaseOptions, db_error};
 
 /// A SQLite database file.
@@ -63,5 +64,7 @@ impl SqliteStore {
         &self.pool
     }
 }
+
+impl_license_helpers!(SqliteStore, sqlx::Sqlite);
 
 impl_common_store!(SqliteStore, "sqlite", {});

@@ -12,8 +12,9 @@ use neo_support::client::{self, ClientOptions, SupportClient};
 use neo_support::clock::{Clock, FixedClock};
 use neo_support::domain::dates::jst;
 use neo_support::domain::token::{Role, TokenSecret};
-use neo_support::grpc::AppState;
+use neo_support::grpc::{AppState, Settings};
 use neo_support::server::{ServeOptions, serve};
+use neo_support::signer::keys::Keyring;
 use neo_support::store::{self, DatabaseOptions, Store};
 use sqlx::Connection;
 use tokio::net::TcpListener;
@@ -127,6 +128,10 @@ pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc>
 
 /// A running server on a real port.
 pub struct TestServer {
+    /// The server's signing keys.
+    pub keyring: Arc<Keyring>,
+    /// Where its keys are (removed with the server).
+    pub keys_dir: tempfile::TempDir,
     /// The backend's name, for assertion messages.
     pub label: &'static str,
     /// `http://127.0.0.1:PORT` (or https).
@@ -149,6 +154,14 @@ impl TestServer {
 
     /// Serves on `db` with these options.
     pub async fn start_with(db: &TestDb, options: ServeOptions) -> Self {
+        Self::start_full(db, options, Settings::default()).await
+    }
+
+    /// Serves on `db` with these options and settings, with a fresh
+    /// signing key of its own.
+    pub async fn start_full(db: &TestDb, options: ServeOptions, settings: Settings) -> Self {
+        let keys_dir = tempfile::tempdir().expect("keys directory");
+        let (keyring, _) = Keyring::load_or_create(keys_dir.path()).expect("signing key");
         let store = store::connect(&db.url, &DatabaseOptions::default())
             .await
             .expect("connect test database");
@@ -170,15 +183,20 @@ impl TestServer {
         } else {
             "http"
         };
+        let keyring = Arc::new(keyring);
         let state = AppState {
             store: store.clone(),
             clock: clock.clone(),
+            keyring: keyring.clone(),
+            settings,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state, options, async {
             let _ = stopped.await;
         }));
         Self {
+            keyring,
+            keys_dir,
             label: db.label,
             url: format!("{scheme}://127.0.0.1:{port}"),
             store,
@@ -196,6 +214,13 @@ impl TestServer {
             token: token.map(str::to_owned),
             ca_cert_pem: None,
         }
+    }
+
+    /// A LicenseService client with any token, or none.
+    pub async fn licenses(&self, token: Option<&str>) -> neo_support::client::LicenseClient {
+        client::license(&self.options(token))
+            .await
+            .expect("connect")
     }
 
     /// A SupportService client with the staff token.

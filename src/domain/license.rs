@@ -1,0 +1,381 @@
+//! License keys (SPEC.md section 4): the server fingerprint a key is bound
+//! to, the claims a key carries, the reissue rules, and the e-mail that
+//! announces a key. Signing itself lives in `crate::signer`.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The `iss` claim of every key this service signs.
+pub const ISSUER: &str = "neo-support";
+/// The product every key licenses.
+pub const PRODUCT: &str = "desknet's NEO Backup Server";
+
+/// A server fingerprint: an opaque string the installation computes, 16 to
+/// 128 characters from `A-Z a-z 0-9 - _ . :`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// Checks a fingerprint.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if !(16..=128).contains(&text.len()) {
+            return Err(format!(
+                "a fingerprint has 16 to 128 characters, not {}",
+                text.chars().count()
+            ));
+        }
+        if !text.chars().all(allowed) {
+            return Err("a fingerprint has only the characters A-Z a-z 0-9 - _ . :".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The fingerprint as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A new license-key id (`jti`): `LK-` and 32 hexadecimal digits.
+pub fn new_key_id() -> String {
+    format!(
+        "LK-{}",
+        uuid::Uuid::new_v4().simple().to_string().to_uppercase()
+    )
+}
+
+/// A new reissue-request id: `RR-` and 32 hexadecimal digits.
+pub fn new_reissue_id() -> String {
+    format!(
+        "RR-{}",
+        uuid::Uuid::new_v4().simple().to_string().to_uppercase()
+    )
+}
+
+/// The claims of a license key: PASETO's registered claims where they fit
+/// (`iss`, `sub` for the license, `iat`, `jti` for the key id) and the
+/// license's own. Keys carry no expiry: the license is perpetual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseClaims {
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// The license id.
+    pub sub: String,
+    /// When the key was issued, RFC 3339 UTC.
+    pub iat: String,
+    /// The key's unique id.
+    pub jti: String,
+    /// The contract the license is under.
+    pub contract_id: String,
+    /// Always [`PRODUCT`].
+    pub product: String,
+    /// The license's seats when the key was issued.
+    pub seats: i64,
+    /// The server fingerprint the key is bound to.
+    pub fingerprint: String,
+    /// This key's sequence number for the license, from 1.
+    pub sequence: i64,
+    /// The key id this key supersedes, if any.
+    pub supersedes: Option<String>,
+    /// The support end date at issue time, `YYYY-MM-DD` (informational).
+    pub support_ends_on: Option<String>,
+}
+
+impl LicenseClaims {
+    /// The claims of a new key.
+    #[expect(clippy::too_many_arguments, reason = "each is one claim of the key")]
+    pub fn new(
+        key_id: &str,
+        license_id: &str,
+        contract_id: &str,
+        seats: i64,
+        fingerprint: &Fingerprint,
+        sequence: i64,
+        supersedes: Option<&str>,
+        support_ends_on: Option<NaiveDate>,
+        issued_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            iss: ISSUER.into(),
+            sub: license_id.into(),
+            iat: issued_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            jti: key_id.into(),
+            contract_id: contract_id.into(),
+            product: PRODUCT.into(),
+            seats,
+            fingerprint: fingerprint.as_str().into(),
+            sequence,
+            supersedes: supersedes.map(str::to_owned),
+            support_ends_on: support_ends_on.map(|d| d.format("%Y-%m-%d").to_string()),
+        }
+    }
+}
+
+/// Signs claims into a license key. The signer implements it; the store
+/// calls it inside the transaction that records the key.
+pub trait Mint: Send + Sync {
+    /// The signed key and the id of the signing key that signed it.
+    fn mint(&self, claims: &LicenseClaims) -> Result<(String, String), String>;
+}
+
+/// Where a license key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// The license's current key.
+    Active,
+    /// Replaced by a later key.
+    Superseded,
+    /// Revoked by staff.
+    Revoked,
+}
+
+impl KeyStatus {
+    /// As stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Superseded => "superseded",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "active" => Some(Self::Active),
+            "superseded" => Some(Self::Superseded),
+            "revoked" => Some(Self::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// A license key on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The key id (`jti`).
+    pub id: String,
+    /// The license.
+    pub license_id: String,
+    /// The contract.
+    pub contract_id: String,
+    /// Sequence number for the license.
+    pub sequence: i64,
+    /// The bound fingerprint.
+    pub fingerprint: String,
+    /// The key itself.
+    pub token: String,
+    /// The signing key that signed it (`k4.pid`).
+    pub signing_key_id: String,
+    /// Where it stands.
+    pub status: KeyStatus,
+    /// The key it superseded.
+    pub supersedes: Option<String>,
+    /// The key that superseded it.
+    pub superseded_by: Option<String>,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// Who asked for it (the token's name).
+    pub requested_by: String,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked.
+    pub revoke_reason: Option<String>,
+}
+
+/// Where a reissue request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReissueStatus {
+    /// A new key was signed at once.
+    Issued,
+    /// The fingerprint was already bound: the current key was returned.
+    Unchanged,
+    /// Waiting for staff review by its delivery date.
+    PendingReview,
+    /// Approved by staff; the key was signed then.
+    Approved,
+    /// Rejected by staff.
+    Rejected,
+}
+
+impl ReissueStatus {
+    /// As stored and printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => "issued",
+            Self::Unchanged => "unchanged",
+            Self::PendingReview => "pending_review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "issued" => Some(Self::Issued),
+            "unchanged" => Some(Self::Unchanged),
+            "pending_review" => Some(Self::PendingReview),
+            "approved" => Some(Self::Approved),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A reissue request on record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReissueRecord {
+    /// Server id (`RR-...`).
+    pub id: String,
+    /// The license.
+    pub license_id: String,
+    /// The contract.
+    pub contract_id: String,
+    /// The client's idempotency id.
+    pub request_id: String,
+    /// The fingerprint asked for.
+    pub fingerprint: String,
+    /// Where it stands.
+    pub status: ReissueStatus,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// The promised delivery date (the staff's deadline while pending).
+    pub delivery_on: NaiveDate,
+    /// The key it produced (issued, unchanged, approved).
+    pub key: Option<KeyRecord>,
+    /// Who asked.
+    pub requested_by: String,
+    /// Who decided (approved or rejected).
+    pub decided_by: Option<String>,
+    /// When.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Why it was rejected.
+    pub reject_reason: Option<String>,
+}
+
+/// The e-mail announcing a key, in Japanese: `(subject, body)`.
+pub fn key_notice(
+    customer_name: &str,
+    key: &KeyRecord,
+    delivery_on: NaiveDate,
+) -> (String, String) {
+    let what = if key.sequence == 1 {
+        "発行"
+    } else {
+        "再発行"
+    };
+    let subject = format!(
+        "【desknet's NEO バックアップサーバー】ライセンスキー{what}のお知らせ（ライセンス {}）",
+        key.license_id
+    );
+    let body = format!(
+        "{customer_name} 御中\n\n\
+         desknet's NEO バックアップサーバーのライセンスキーを{what}しました。\n\n\
+         ライセンスID: {license}\n\
+         契約番号: {contract}\n\
+         サーバーフィンガープリント: {fingerprint}\n\
+         キーID: {key_id}（第{sequence}版）\n\
+         通知期限: {delivery}\n\n\
+         ライセンスキー:\n{token}\n\n\
+         このキーは {fingerprint} のサーバーでのみ有効です。{superseded}\n\
+         キーの検証: `neo-support key verify KEY` で当社の公開鍵（PASERK k4.public、\
+         gRPC の GetSigningKeys で取得できます）を使って署名を確認できます。\n",
+        license = key.license_id,
+        contract = key.contract_id,
+        fingerprint = key.fingerprint,
+        key_id = key.id,
+        sequence = key.sequence,
+        delivery = delivery_on.format("%Y-%m-%d"),
+        token = key.token,
+        superseded = match &key.supersedes {
+            Some(old) => format!("以前のキー（{old}）は無効になりました。"),
+            None => String::new(),
+        },
+    );
+    (subject, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_16_to_128_characters_from_the_allowed_set() {
+        assert!(Fingerprint::parse("srv-01.example:ABCDEF12").is_ok());
+        assert!(Fingerprint::parse(&"a".repeat(16)).is_ok());
+        assert!(Fingerprint::parse(&"a".repeat(128)).is_ok());
+        assert!(Fingerprint::parse(&"a".repeat(15)).is_err());
+        assert!(Fingerprint::parse(&"a".repeat(129)).is_err());
+        for bad in [
+            "has space in it!!",
+            "slash/is/not/allowed",
+            "ｆｕｌｌｗｉｄｔｈ１２３４５６７８",
+            "semi;colon;isnt;ok",
+        ] {
+            assert!(Fingerprint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn claims_carry_the_registered_names_and_no_expiry() {
+        let fp = Fingerprint::parse("0123456789abcdef").unwrap();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let claims = LicenseClaims::new("LK-1", "BS-1", "C-1", 10, &fp, 2, Some("LK-0"), None, at);
+        let json = serde_json::to_value(&claims).unwrap();
+        assert_eq!(json["iss"], "neo-support");
+        assert_eq!(json["sub"], "BS-1");
+        assert_eq!(json["jti"], "LK-1");
+        assert_eq!(json["iat"], "2027-01-15T08:00:00Z");
+        assert!(json.get("exp").is_none());
+    }
+
+    #[test]
+    fn the_notice_names_license_fingerprint_key_and_delivery_date() {
+        let key = KeyRecord {
+            id: "LK-9".into(),
+            license_id: "BS-1".into(),
+            contract_id: "C-1".into(),
+            sequence: 2,
+            fingerprint: "0123456789abcdef".into(),
+            token: "v4.public.xyz".into(),
+            signing_key_id: "k4.pid.x".into(),
+            status: KeyStatus::Active,
+            supersedes: Some("LK-8".into()),
+            superseded_by: None,
+            issued_at: Utc::now(),
+            requested_by: "ops".into(),
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        let (subject, body) = key_notice(
+            "株式会社サンプル",
+            &key,
+            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        );
+        assert!(
+            subject.contains("再発行") && subject.contains("BS-1"),
+            "{subject}"
+        );
+        for part in [
+            "BS-1",
+            "0123456789abcdef",
+            "LK-9",
+            "2026-11-26",
+            "v4.public.xyz",
+            "LK-8",
+            "key verify",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+    }
+}

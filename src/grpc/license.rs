@@ -1,0 +1,537 @@
+//! `neo.support.v1.LicenseService`: first keys, reissues with the 17:00
+//! cutoff and staff review, revocation, and verification.
+
+use tonic::{Request, Response, Status};
+
+use crate::domain::dates::{format_date, jst_date};
+use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus};
+use crate::error::{Error, Result};
+use crate::grpc::convert::{
+    datetime, decode_page_token, encode_page_token, name_field, out_of_range, page_size_field,
+    timestamp,
+};
+use crate::grpc::pb::license_service_server::LicenseService;
+use crate::grpc::pb::*;
+use crate::grpc::{AppState, Caller, to_status};
+use crate::signer::keys::KeyFileStatus;
+use crate::store::licenses::{ReissueInput, ReissueQuery, license_not_found};
+
+/// The LicenseService implementation.
+#[derive(Clone)]
+pub struct LicenseApi {
+    state: AppState,
+}
+
+fn fingerprint_field(value: &str) -> Result<Fingerprint> {
+    Fingerprint::parse(value).map_err(|message| Error::invalid("fingerprint", message))
+}
+
+fn request_id_field(value: &str) -> Result<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+    if value.is_empty() || value.len() > 64 || !value.chars().all(allowed) {
+        return Err(Error::invalid(
+            "request_id",
+            "a request id has 1 to 64 characters from A-Z a-z 0-9 - _ . :",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn key_status(status: KeyStatus) -> crate::grpc::pb::KeyStatus {
+    match status {
+        KeyStatus::Active => crate::grpc::pb::KeyStatus::Active,
+        KeyStatus::Superseded => crate::grpc::pb::KeyStatus::Superseded,
+        KeyStatus::Revoked => crate::grpc::pb::KeyStatus::Revoked,
+    }
+}
+
+fn reissue_status(status: ReissueStatus) -> crate::grpc::pb::ReissueStatus {
+    match status {
+        ReissueStatus::Issued => crate::grpc::pb::ReissueStatus::Issued,
+        ReissueStatus::Unchanged => crate::grpc::pb::ReissueStatus::Unchanged,
+        ReissueStatus::PendingReview => crate::grpc::pb::ReissueStatus::PendingReview,
+        ReissueStatus::Approved => crate::grpc::pb::ReissueStatus::Approved,
+        ReissueStatus::Rejected => crate::grpc::pb::ReissueStatus::Rejected,
+    }
+}
+
+impl From<KeyRecord> for LicenseKey {
+    fn from(k: KeyRecord) -> Self {
+        Self {
+            key_id: k.id,
+            license_id: k.license_id,
+            contract_id: k.contract_id,
+            sequence: k.sequence,
+            fingerprint: k.fingerprint,
+            key: k.token,
+            signing_key_id: k.signing_key_id,
+            status: key_status(k.status).into(),
+            supersedes_key_id: k.supersedes.unwrap_or_default(),
+            superseded_by_key_id: k.superseded_by.unwrap_or_default(),
+            issued_at: Some(timestamp(k.issued_at)),
+            requested_by: k.requested_by,
+            revoked_at: k.revoked_at.map(timestamp),
+            revoke_reason: k.revoke_reason.unwrap_or_default(),
+        }
+    }
+}
+
+fn reissue_message(record: ReissueRecord, today: chrono::NaiveDate) -> Reissue {
+    Reissue {
+        overdue: record.status == ReissueStatus::PendingReview && record.delivery_on < today,
+        id: record.id,
+        license_id: record.license_id,
+        contract_id: record.contract_id,
+        request_id: record.request_id,
+        fingerprint: record.fingerprint,
+        status: reissue_status(record.status).into(),
+        received_at: Some(timestamp(record.received_at)),
+        delivery_on: format_date(record.delivery_on),
+        license_key: record.key.map(Into::into),
+        requested_by: record.requested_by,
+        decided_by: record.decided_by.unwrap_or_default(),
+        decided_at: record.decided_at.map(timestamp),
+        reject_reason: record.reject_reason.unwrap_or_default(),
+    }
+}
+
+impl LicenseApi {
+    /// A service over the shared state.
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    fn today(&self) -> chrono::NaiveDate {
+        jst_date(self.state.clock.now())
+    }
+
+    /// Hides another customer's license: NOT_FOUND, like a license that
+    /// does not exist.
+    async fn require_license(&self, caller: &Caller, license_id: &str) -> Result<()> {
+        let Some(own) = caller.contract_scope() else {
+            return Ok(());
+        };
+        match self.state.store.contract_by_license(license_id).await? {
+            Some(contract) if contract.id == own => Ok(()),
+            _ => Err(license_not_found(license_id)),
+        }
+    }
+
+    async fn issue_first_key_call(
+        &self,
+        request: Request<IssueFirstKeyRequest>,
+    ) -> Result<IssueFirstKeyResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let fingerprint = fingerprint_field(&r.fingerprint)?;
+        let now = self.state.clock.now();
+        let calendar = self.state.store.load_calendar().await?;
+        let delivery_on = calendar
+            .delivery_on(now)
+            .map_err(out_of_range("received_at"))?;
+        let key = self
+            .state
+            .store
+            .issue_first_key(
+                &r.license_id,
+                &fingerprint,
+                &caller.token_name,
+                now,
+                delivery_on,
+                self.state.keyring.as_ref(),
+            )
+            .await?;
+        tracing::info!(license_id = %key.license_id, key_id = %key.id, by = %caller.token_name, "first license key issued");
+        Ok(IssueFirstKeyResponse {
+            license_key: Some(key.into()),
+            delivery_on: format_date(delivery_on),
+        })
+    }
+
+    async fn request_reissue_call(
+        &self,
+        request: Request<RequestReissueRequest>,
+    ) -> Result<RequestReissueResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        let fingerprint = fingerprint_field(&r.fingerprint)?;
+        let request_id = request_id_field(&r.request_id)?;
+        self.require_license(&caller, &r.license_id).await?;
+        let received_at = self.state.clock.now();
+        let calendar = self.state.store.load_calendar().await?;
+        let delivery_on = calendar
+            .delivery_on(received_at)
+            .map_err(out_of_range("received_at"))?;
+        let input = ReissueInput {
+            license_id: r.license_id,
+            fingerprint,
+            request_id,
+            requested_by: caller.token_name.clone(),
+            received_at,
+            delivery_on,
+            reissues_before_review: self.state.settings.reissues_before_review,
+        };
+        let record = self
+            .state
+            .store
+            .request_reissue(&input, self.state.keyring.as_ref())
+            .await?;
+        tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
+        let reissue = reissue_message(record, self.today());
+        let (key, key_id) = match &reissue.license_key {
+            Some(k) => (k.key.clone(), k.key_id.clone()),
+            None => (String::new(), String::new()),
+        };
+        Ok(RequestReissueResponse {
+            status: reissue.status,
+            key,
+            key_id,
+            received_at: reissue.received_at,
+            delivery_on: reissue.delivery_on.clone(),
+            reissue: Some(reissue),
+        })
+    }
+
+    async fn get_reissue_call(
+        &self,
+        request: Request<GetReissueRequest>,
+    ) -> Result<GetReissueResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let id = request.into_inner().id;
+        let not_found = || crate::store::licenses::reissue_not_found(&id);
+        let record = self
+            .state
+            .store
+            .get_reissue(&id)
+            .await?
+            .ok_or_else(not_found)?;
+        if caller.require_contract(&record.contract_id).is_err() {
+            return Err(not_found());
+        }
+        Ok(GetReissueResponse {
+            reissue: Some(reissue_message(record, self.today())),
+        })
+    }
+
+    async fn list_reissues_call(
+        &self,
+        request: Request<ListReissuesRequest>,
+    ) -> Result<ListReissuesResponse> {
+        self.state
+            .authenticate(request.metadata())
+            .await?
+            .require_staff()?;
+        let r = request.into_inner();
+        let status = match crate::grpc::pb::ReissueStatus::try_from(r.status) {
+            Ok(
+                crate::grpc::pb::ReissueStatus::Unspecified
+                | crate::grpc::pb::ReissueStatus::PendingReview,
+            ) => ReissueStatus::PendingReview,
+            Ok(crate::grpc::pb::ReissueStatus::Issued) => ReissueStatus::Issued,
+            Ok(crate::grpc::pb::ReissueStatus::Unchanged) => ReissueStatus::Unchanged,
+            Ok(crate::grpc::pb::ReissueStatus::Approved) => ReissueStatus::Approved,
+            Ok(crate::grpc::pb::ReissueStatus::Rejected) => ReissueStatus::Rejected,
+            Err(_) => return Err(Error::invalid("status", "unknown reissue status")),
+        };
+        let limit = page_size_field("page_size", r.page_size)?;
+        let after = match decode_page_token(&r.page_token)? {
+            None => None,
+            Some(text) => {
+                let bad = || Error::invalid("page_token", "not a page token this server gave");
+                let (on, id) = text.split_once('|').ok_or_else(bad)?;
+                let on = crate::domain::dates::parse_iso_date(on).map_err(|_| bad())?;
+                Some((on, id.to_owned()))
+            }
+        };
+        let mut records = self
+            .state
+            .store
+            .list_reissues(&ReissueQuery {
+                status,
+                after,
+                limit: limit + 1,
+            })
+            .await?;
+        let more = i64::try_from(records.len()).unwrap_or(i64::MAX) > limit;
+        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_page_token = match (more, records.last()) {
+            (true, Some(last)) => {
+                encode_page_token(&format!("{}|{}", format_date(last.delivery_on), last.id))
+            }
+            _ => String::new(),
+        };
+        let today = self.today();
+        Ok(ListReissuesResponse {
+            reissues: records
+                .into_iter()
+                .map(|r| reissue_message(r, today))
+                .collect(),
+            next_page_token,
+        })
+    }
+
+    async fn approve_reissue_call(
+        &self,
+        request: Request<ApproveReissueRequest>,
+    ) -> Result<ApproveReissueResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        caller.require_staff()?;
+        let id = request.into_inner().id;
+        let record = self
+            .state
+            .store
+            .approve_reissue(
+                &id,
+                &caller.token_name,
+                self.state.clock.now(),
+                self.state.keyring.as_ref(),
+            )
+            .await?;
+        tracing::info!(reissue_id = %id, by = %caller.token_name, "reissue approved");
+        Ok(ApproveReissueResponse {
+            reissue: Some(reissue_message(record, self.today())),
+        })
+    }
+
+    async fn reject_reissue_call(
+        &self,
+        request: Request<RejectReissueRequest>,
+    ) -> Result<RejectReissueResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let reason = name_field("reason", &r.reason)?;
+        let record = self
+            .state
+            .store
+            .reject_reissue(&r.id, &reason, &caller.token_name, self.state.clock.now())
+            .await?;
+        tracing::info!(reissue_id = %r.id, by = %caller.token_name, "reissue rejected");
+        Ok(RejectReissueResponse {
+            reissue: Some(reissue_message(record, self.today())),
+        })
+    }
+
+    async fn revoke_key_call(
+        &self,
+        request: Request<RevokeKeyRequest>,
+    ) -> Result<RevokeKeyResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let reason = name_field("reason", &r.reason)?;
+        let key = self
+            .state
+            .store
+            .revoke_key(
+                &r.key_id,
+                &reason,
+                &caller.token_name,
+                self.state.clock.now(),
+            )
+            .await?;
+        tracing::info!(key_id = %key.id, by = %caller.token_name, "license key revoked");
+        Ok(RevokeKeyResponse {
+            license_key: Some(key.into()),
+        })
+    }
+
+    async fn list_license_keys_call(
+        &self,
+        request: Request<ListLicenseKeysRequest>,
+    ) -> Result<ListLicenseKeysResponse> {
+        let caller = self.state.authenticate(request.metadata()).await?;
+        let license_id = request.into_inner().license_id;
+        self.require_license(&caller, &license_id).await?;
+        if self
+            .state
+            .store
+            .contract_by_license(&license_id)
+            .await?
+            .is_none()
+        {
+            return Err(license_not_found(&license_id));
+        }
+        let keys = self.state.store.list_license_keys(&license_id).await?;
+        Ok(ListLicenseKeysResponse {
+            license_keys: keys.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn verify_key_call(
+        &self,
+        request: Request<VerifyKeyRequest>,
+    ) -> Result<VerifyKeyResponse> {
+        self.state.authenticate(request.metadata()).await?;
+        let r = request.into_inner();
+        let fingerprint = if r.fingerprint.is_empty() {
+            None
+        } else {
+            Some(fingerprint_field(&r.fingerprint)?)
+        };
+        let verified = match self.state.keyring.verifier().verify(&r.key) {
+            Ok(verified) => verified,
+            Err(failure) => {
+                return Ok(VerifyKeyResponse {
+                    valid: false,
+                    reason: failure.reason().into(),
+                    ..Default::default()
+                });
+            }
+        };
+        let claims = &verified.claims;
+        let fingerprint_matches = fingerprint
+            .as_ref()
+            .is_some_and(|fp| fp.as_str() == claims.fingerprint);
+        let record = self.state.store.find_key(&claims.jti).await?;
+        let (status, superseded_by) = match &record {
+            // A record whose token differs is not this key.
+            Some(k) if k.token == r.key.trim() => (
+                key_status(k.status),
+                k.superseded_by.clone().unwrap_or_default(),
+            ),
+            _ => (crate::grpc::pb::KeyStatus::NotOnRecord, String::new()),
+        };
+        let reason = if fingerprint.is_some() && !fingerprint_matches {
+            "FINGERPRINT_MISMATCH"
+        } else {
+            match status {
+                crate::grpc::pb::KeyStatus::Active => "",
+                crate::grpc::pb::KeyStatus::Superseded => "KEY_SUPERSEDED",
+                crate::grpc::pb::KeyStatus::Revoked => "KEY_REVOKED",
+                _ => "KEY_NOT_ON_RECORD",
+            }
+        };
+        let issued_at = chrono::DateTime::parse_from_rfc3339(&claims.iat)
+            .ok()
+            .map(|at| timestamp(at.with_timezone(&chrono::Utc)));
+        Ok(VerifyKeyResponse {
+            valid: reason.is_empty(),
+            reason: reason.into(),
+            key_id: claims.jti.clone(),
+            signing_key_id: verified.signing_key_id.clone(),
+            claims: Some(KeyClaims {
+                issuer: claims.iss.clone(),
+                license_id: claims.sub.clone(),
+                contract_id: claims.contract_id.clone(),
+                product: claims.product.clone(),
+                seats: claims.seats,
+                fingerprint: claims.fingerprint.clone(),
+                issued_at,
+                key_id: claims.jti.clone(),
+                sequence: claims.sequence,
+                supersedes_key_id: claims.supersedes.clone().unwrap_or_default(),
+                support_ends_on: claims.support_ends_on.clone().unwrap_or_default(),
+            }),
+            status: status.into(),
+            superseded_by_key_id: superseded_by,
+            fingerprint_matches,
+        })
+    }
+
+    fn get_signing_keys_call(&self) -> GetSigningKeysResponse {
+        let signing_keys = self
+            .state
+            .keyring
+            .infos()
+            .iter()
+            .filter(|k| k.status != KeyFileStatus::Retired)
+            .map(|k| SigningKey {
+                id: k.id.clone(),
+                paserk: k.paserk.clone(),
+                public_key_pem: k.public_pem.clone(),
+                status: match k.status {
+                    KeyFileStatus::Active => SigningKeyStatus::Active,
+                    _ => SigningKeyStatus::Verifying,
+                }
+                .into(),
+            })
+            .collect();
+        GetSigningKeysResponse { signing_keys }
+    }
+}
+
+/// Answers a call: the library result becomes a response or a status.
+fn answer<T>(result: Result<T>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(to_status)
+}
+
+#[tonic::async_trait]
+impl LicenseService for LicenseApi {
+    async fn issue_first_key(
+        &self,
+        request: Request<IssueFirstKeyRequest>,
+    ) -> Result<Response<IssueFirstKeyResponse>, Status> {
+        answer(self.issue_first_key_call(request).await)
+    }
+
+    async fn request_reissue(
+        &self,
+        request: Request<RequestReissueRequest>,
+    ) -> Result<Response<RequestReissueResponse>, Status> {
+        answer(self.request_reissue_call(request).await)
+    }
+
+    async fn get_reissue(
+        &self,
+        request: Request<GetReissueRequest>,
+    ) -> Result<Response<GetReissueResponse>, Status> {
+        answer(self.get_reissue_call(request).await)
+    }
+
+    async fn list_reissues(
+        &self,
+        request: Request<ListReissuesRequest>,
+    ) -> Result<Response<ListReissuesResponse>, Status> {
+        answer(self.list_reissues_call(request).await)
+    }
+
+    async fn approve_reissue(
+        &self,
+        request: Request<ApproveReissueRequest>,
+    ) -> Result<Response<ApproveReissueResponse>, Status> {
+        answer(self.approve_reissue_call(request).await)
+    }
+
+    async fn reject_reissue(
+        &self,
+        request: Request<RejectReissueRequest>,
+    ) -> Result<Response<RejectReissueResponse>, Status> {
+        answer(self.reject_reissue_call(request).await)
+    }
+
+    async fn revoke_key(
+        &self,
+        request: Request<RevokeKeyRequest>,
+    ) -> Result<Response<RevokeKeyResponse>, Status> {
+        answer(self.revoke_key_call(request).await)
+    }
+
+    async fn list_license_keys(
+        &self,
+        request: Request<ListLicenseKeysRequest>,
+    ) -> Result<Response<ListLicenseKeysResponse>, Status> {
+        answer(self.list_license_keys_call(request).await)
+    }
+
+    async fn verify_key(
+        &self,
+        request: Request<VerifyKeyRequest>,
+    ) -> Result<Response<VerifyKeyResponse>, Status> {
+        answer(self.verify_key_call(request).await)
+    }
+
+    async fn get_signing_keys(
+        &self,
+        _request: Request<GetSigningKeysRequest>,
+    ) -> Result<Response<GetSigningKeysResponse>, Status> {
+        Ok(Response::new(self.get_signing_keys_call()))
+    }
+}
+
+/// Unused-import guard.
+#[allow(dead_code)]
+fn _uses(_: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    None.and_then(|t: prost_types::Timestamp| datetime(&t))
+}

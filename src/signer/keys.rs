@@ -1,0 +1,393 @@
+//! Signing-key files in the keys directory (`--keys-dir`, default `keys/`):
+//!
+//! - `NAME.private.pem`: the Ed25519 private key as PKCS#8 PEM (OpenSSL
+//!   reads it: `openssl pkey -in NAME.private.pem -noout -text`), mode 0600;
+//! - `NAME.public.pem`: its public key (SPKI PEM) beside it;
+//! - `ACTIVE`: the NAME of the key that signs; the others still verify;
+//! - `retired/`: keys retired from verification too.
+//!
+//! The server refuses a private key readable by group or others.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::RngCore;
+
+use super::{Verifier, footer_for, paserk, paseto};
+use crate::domain::license::{LicenseClaims, Mint};
+
+const PRIVATE_SUFFIX: &str = ".private.pem";
+const PUBLIC_SUFFIX: &str = ".public.pem";
+const ACTIVE_FILE: &str = "ACTIVE";
+const RETIRED_DIR: &str = "retired";
+
+/// What can go wrong with the keys directory. Messages name files, never
+/// key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// A private key readable by group or others.
+    #[error(
+        "refusing private key {0}: it is readable by group or others (mode {1:o}); run `chmod 600 {0}`"
+    )]
+    Permissions(PathBuf, u32),
+    /// A key file that does not parse.
+    #[error("cannot read key file {0}: {1}")]
+    BadFile(PathBuf, String),
+    /// The directory holds no signing key.
+    #[error("no signing key in {0}: create one with `neo-supportd keys generate`")]
+    NoKey(PathBuf),
+    /// No key with that id.
+    #[error("no signing key with id {0}")]
+    UnknownKey(String),
+    /// The active key cannot be retired.
+    #[error("key {0} is the active signing key; rotate to a new key first")]
+    RetireActive(String),
+    /// File-system trouble.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// Where a signing key stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFileStatus {
+    /// Signs new license keys (and verifies).
+    Active,
+    /// Verifies keys it signed before.
+    Verifying,
+    /// Neither signs nor verifies.
+    Retired,
+}
+
+impl KeyFileStatus {
+    /// As printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Verifying => "verifying",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// A signing key's public facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Its id, PASERK `k4.pid`.
+    pub id: String,
+    /// The file name stem.
+    pub name: String,
+    /// Its public key, PASERK `k4.public`.
+    pub paserk: String,
+    /// Its public key, SPKI PEM.
+    pub public_pem: String,
+    /// Where it stands.
+    pub status: KeyFileStatus,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |error| KeyError::Io(path.to_owned(), error)
+}
+
+fn public_pem(key: &VerifyingKey) -> String {
+    key.to_public_key_pem(LineEnding::LF).unwrap_or_default()
+}
+
+fn info(name: &str, key: &VerifyingKey, status: KeyFileStatus) -> KeyInfo {
+    KeyInfo {
+        id: paserk::k4_pid(key),
+        name: name.to_owned(),
+        paserk: paserk::k4_public(key),
+        public_pem: public_pem(key),
+        status,
+    }
+}
+
+/// Key names in `dir` that have a file ending in `suffix`, sorted.
+fn names(dir: &Path, suffix: &str) -> Result<Vec<String>, KeyError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(KeyError::Io(dir.to_owned(), error)),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(suffix))
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn read_public(path: &Path) -> Result<VerifyingKey, KeyError> {
+    let pem = fs::read_to_string(path).map_err(io(path))?;
+    VerifyingKey::from_public_key_pem(&pem)
+        .map_err(|e| KeyError::BadFile(path.to_owned(), e.to_string()))
+}
+
+/// Reads a private key, refusing one readable by group or others.
+fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).map_err(io(path))?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions(path.to_owned(), mode));
+        }
+    }
+    let pem = fs::read_to_string(path).map_err(io(path))?;
+    // The parse error says nothing of the key's bytes.
+    SigningKey::from_pkcs8_pem(&pem)
+        .map_err(|_| KeyError::BadFile(path.to_owned(), "not a PKCS#8 Ed25519 private key".into()))
+}
+
+fn active_name(dir: &Path) -> Result<Option<String>, KeyError> {
+    let path = dir.join(ACTIVE_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text.trim().to_owned()).filter(|n| !n.is_empty())),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(KeyError::Io(path, error)),
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), KeyError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut file = options.open(path).map_err(io(path))?;
+    file.write_all(contents).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
+}
+
+fn set_active(dir: &Path, name: &str) -> Result<(), KeyError> {
+    let path = dir.join(ACTIVE_FILE);
+    let temporary = dir.join(".ACTIVE.tmp");
+    fs::write(&temporary, format!("{name}\n")).map_err(io(&temporary))?;
+    fs::rename(&temporary, &path).map_err(io(&path))
+}
+
+/// Creates a new signing key in `dir` (made with mode 0700 if missing). It
+/// becomes the active key when there is none yet, or when `activate`.
+pub fn generate(dir: &Path, activate: bool) -> Result<KeyInfo, KeyError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+        }
+    }
+    let mut seed = [0u8; 32];
+    rand::rng().fill_bytes(&mut seed);
+    let key = SigningKey::from_bytes(&seed);
+    seed.fill(0);
+    let public = key.verifying_key();
+    let pid = paserk::k4_pid(&public);
+    let short: String = pid
+        .trim_start_matches("k4.pid.")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let name = format!("neo-{}-{short}", chrono::Utc::now().format("%Y%m%d"));
+    let private_pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::BadFile(dir.join(&name), e.to_string()))?;
+    write_file(
+        &dir.join(format!("{name}{PRIVATE_SUFFIX}")),
+        private_pem.as_bytes(),
+        0o600,
+    )?;
+    write_file(
+        &dir.join(format!("{name}{PUBLIC_SUFFIX}")),
+        public_pem(&public).as_bytes(),
+        0o644,
+    )?;
+    let activate = activate || active_name(dir)?.is_none();
+    if activate {
+        set_active(dir, &name)?;
+    }
+    let status = if activate {
+        KeyFileStatus::Active
+    } else {
+        KeyFileStatus::Verifying
+    };
+    Ok(info(&name, &public, status))
+}
+
+/// Every signing key in `dir`, retired ones included.
+pub fn list(dir: &Path) -> Result<Vec<KeyInfo>, KeyError> {
+    let active = active_name(dir)?;
+    let mut infos = Vec::new();
+    for name in names(dir, PUBLIC_SUFFIX)? {
+        let key = read_public(&dir.join(format!("{name}{PUBLIC_SUFFIX}")))?;
+        let status = if active.as_deref() == Some(name.as_str()) {
+            KeyFileStatus::Active
+        } else {
+            KeyFileStatus::Verifying
+        };
+        infos.push(info(&name, &key, status));
+    }
+    let retired = dir.join(RETIRED_DIR);
+    for name in names(&retired, PUBLIC_SUFFIX)? {
+        let key = read_public(&retired.join(format!("{name}{PUBLIC_SUFFIX}")))?;
+        infos.push(info(&name, &key, KeyFileStatus::Retired));
+    }
+    Ok(infos)
+}
+
+/// Makes the key with id (or name) `key` the active one.
+pub fn activate(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
+    let found = list(dir)?
+        .into_iter()
+        .find(|i| (i.id == key || i.name == key) && i.status != KeyFileStatus::Retired)
+        .ok_or_else(|| KeyError::UnknownKey(key.to_owned()))?;
+    read_private(&dir.join(format!("{}{PRIVATE_SUFFIX}", found.name)))?;
+    set_active(dir, &found.name)?;
+    Ok(KeyInfo {
+        status: KeyFileStatus::Active,
+        ..found
+    })
+}
+
+/// Retires a key from verification: its files move to `retired/`.
+pub fn retire(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
+    let found = list(dir)?
+        .into_iter()
+        .find(|i| (i.id == key || i.name == key) && i.status != KeyFileStatus::Retired)
+        .ok_or_else(|| KeyError::UnknownKey(key.to_owned()))?;
+    if found.status == KeyFileStatus::Active {
+        return Err(KeyError::RetireActive(found.id));
+    }
+    let retired = dir.join(RETIRED_DIR);
+    fs::create_dir_all(&retired).map_err(io(&retired))?;
+    for suffix in [PRIVATE_SUFFIX, PUBLIC_SUFFIX] {
+        let from = dir.join(format!("{}{suffix}", found.name));
+        if from.exists() {
+            fs::rename(&from, retired.join(format!("{}{suffix}", found.name)))
+                .map_err(io(&from))?;
+        }
+    }
+    Ok(KeyInfo {
+        status: KeyFileStatus::Retired,
+        ..found
+    })
+}
+
+/// The public keys in a directory (`*.public.pem`, not `retired/`), for
+/// offline verification.
+pub fn verifier_from_dir(dir: &Path) -> Result<Verifier, KeyError> {
+    let mut keys = Vec::new();
+    for name in names(dir, PUBLIC_SUFFIX)? {
+        keys.push(read_public(&dir.join(format!("{name}{PUBLIC_SUFFIX}")))?);
+    }
+    Ok(Verifier::new(keys))
+}
+
+/// The loaded keys: the active one signs, all non-retired ones verify.
+/// Parsed once at start.
+pub struct Keyring {
+    active_id: String,
+    active: SigningKey,
+    footer: Vec<u8>,
+    verifier: Verifier,
+    infos: Vec<KeyInfo>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active_id", &self.active_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Loads the keys in `dir`, checking every private key's permissions.
+    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        let infos = list(dir)?;
+        let live: Vec<&KeyInfo> = infos
+            .iter()
+            .filter(|i| i.status != KeyFileStatus::Retired)
+            .collect();
+        let mut verifying = Vec::new();
+        let mut active = None;
+        for key in &live {
+            let private_path = dir.join(format!("{}{PRIVATE_SUFFIX}", key.name));
+            let public = read_public(&dir.join(format!("{}{PUBLIC_SUFFIX}", key.name)))?;
+            if private_path.exists() {
+                let private = read_private(&private_path)?;
+                if private.verifying_key() != public {
+                    return Err(KeyError::BadFile(
+                        private_path,
+                        "does not match its public key".into(),
+                    ));
+                }
+                if key.status == KeyFileStatus::Active {
+                    active = Some((key.id.clone(), private));
+                }
+            }
+            verifying.push(public);
+        }
+        let (active_id, active) = active.ok_or_else(|| KeyError::NoKey(dir.to_owned()))?;
+        Ok(Self {
+            footer: footer_for(&active_id),
+            active_id,
+            active,
+            verifier: Verifier::new(verifying),
+            infos,
+        })
+    }
+
+    /// Loads the keys in `dir`; when it holds no key at all, first creates
+    /// a development key there and returns its facts too.
+    pub fn load_or_create(dir: &Path) -> Result<(Self, Option<KeyInfo>), KeyError> {
+        let empty = list(dir)?.is_empty();
+        let created = if empty {
+            Some(generate(dir, true)?)
+        } else {
+            None
+        };
+        Ok((Self::load(dir)?, created))
+    }
+
+    /// The active signing key's id.
+    pub fn active_id(&self) -> &str {
+        &self.active_id
+    }
+
+    /// The verifier over every non-retired key.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Every key's public facts, retired ones included.
+    pub fn infos(&self) -> &[KeyInfo] {
+        &self.infos
+    }
+
+    /// Signs claims with the active key.
+    pub fn sign(&self, claims: &LicenseClaims) -> String {
+        let message = serde_json::to_vec(claims).unwrap_or_default();
+        paseto::sign(&self.active, &message, &self.footer, b"")
+    }
+}
+
+impl Mint for Keyring {
+    fn mint(&self, claims: &LicenseClaims) -> Result<(String, String), String> {
+        Ok((self.sign(claims), self.active_id.clone()))
+    }
+}

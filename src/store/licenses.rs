@@ -1,0 +1,694 @@
+//! License keys, reissue requests and the outbox: row types, and the
+//! statements both backends share. [`impl_license_helpers`] adds the
+//! in-transaction steps to a backend as inherent methods;
+//! [`impl_store_with_licenses`] finishes the `Store` implementation.
+//!
+//! Every step that issues a key runs in one write transaction that first
+//! locks the license's contract (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+//! `FOR UPDATE` on the contract row): check, sign, insert the key,
+//! supersede the old one, write the e-mail to the outbox, record the
+//! request. A unique index allows one active key per license whatever
+//! happens.
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueStatus};
+use crate::error::{Error, Result};
+
+pub(crate) const KEY_COLUMNS: &str = "id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, superseded_by, issued_at, requested_by, revoked_at, revoke_reason";
+pub(crate) const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by, decided_by, decided_at, reject_reason";
+
+/// A reissue as the gRPC layer hands it to the store.
+#[derive(Debug, Clone)]
+pub struct ReissueInput {
+    /// The license.
+    pub license_id: String,
+    /// The new fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The client's idempotency id.
+    pub request_id: String,
+    /// The caller's token name.
+    pub requested_by: String,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// Its delivery date (17:00 cutoff).
+    pub delivery_on: NaiveDate,
+    /// Reissues signed at once per rolling 365 days; more wait for review.
+    pub reissues_before_review: i64,
+}
+
+/// Which reissues to list, one page, by delivery date then id.
+#[derive(Debug, Clone)]
+pub struct ReissueQuery {
+    /// Only this status.
+    pub status: ReissueStatus,
+    /// Start after this `(delivery_on, id)`.
+    pub after: Option<(NaiveDate, String)>,
+    /// Most rows.
+    pub limit: i64,
+}
+
+/// A message in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct OutboxMessage {
+    /// Store-assigned id.
+    pub id: i64,
+    /// What it is (`license_key`).
+    pub kind: String,
+    /// The recipient's address.
+    pub recipient: String,
+    /// Subject (Japanese).
+    pub subject: String,
+    /// Body (Japanese).
+    pub body: String,
+    /// The date it is due by.
+    pub due_on: NaiveDate,
+    /// The key it announces.
+    pub license_key_id: Option<String>,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+}
+
+pub(crate) const OUTBOX_COLUMNS: &str =
+    "id, kind, recipient, subject, body, due_on, license_key_id, status";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct KeyRow {
+    id: String,
+    license_id: String,
+    contract_id: String,
+    sequence: i64,
+    fingerprint: String,
+    token: String,
+    signing_key_id: String,
+    status: String,
+    supersedes: Option<String>,
+    superseded_by: Option<String>,
+    issued_at: DateTime<Utc>,
+    requested_by: String,
+    revoked_at: Option<DateTime<Utc>>,
+    revoke_reason: Option<String>,
+}
+
+impl TryFrom<KeyRow> for KeyRecord {
+    type Error = Error;
+
+    fn try_from(row: KeyRow) -> Result<Self> {
+        Ok(KeyRecord {
+            status: KeyStatus::parse(&row.status)
+                .ok_or_else(|| Error::internal("stored key status is corrupt"))?,
+            id: row.id,
+            license_id: row.license_id,
+            contract_id: row.contract_id,
+            sequence: row.sequence,
+            fingerprint: row.fingerprint,
+            token: row.token,
+            signing_key_id: row.signing_key_id,
+            supersedes: row.supersedes,
+            superseded_by: row.superseded_by,
+            issued_at: row.issued_at,
+            requested_by: row.requested_by,
+            revoked_at: row.revoked_at,
+            revoke_reason: row.revoke_reason,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReissueRow {
+    pub(crate) id: String,
+    license_id: String,
+    contract_id: String,
+    request_id: String,
+    pub(crate) fingerprint: String,
+    status: String,
+    received_at: DateTime<Utc>,
+    delivery_on: NaiveDate,
+    pub(crate) key_id: Option<String>,
+    requested_by: String,
+    decided_by: Option<String>,
+    decided_at: Option<DateTime<Utc>>,
+    reject_reason: Option<String>,
+}
+
+impl ReissueRow {
+    /// The record, with its key when it has one.
+    pub(crate) fn into_record(
+        self,
+        key: Option<KeyRecord>,
+    ) -> Result<crate::domain::license::ReissueRecord> {
+        Ok(crate::domain::license::ReissueRecord {
+            status: ReissueStatus::parse(&self.status)
+                .ok_or_else(|| Error::internal("stored reissue status is corrupt"))?,
+            id: self.id,
+            license_id: self.license_id,
+            contract_id: self.contract_id,
+            request_id: self.request_id,
+            fingerprint: self.fingerprint,
+            received_at: self.received_at,
+            delivery_on: self.delivery_on,
+            key,
+            requested_by: self.requested_by,
+            decided_by: self.decided_by,
+            decided_at: self.decided_at,
+            reject_reason: self.reject_reason,
+        })
+    }
+}
+
+/// A reissue that is not (or no longer) waiting for review.
+pub(crate) fn not_pending(id: &str, status: &str) -> Error {
+    Error::FailedPrecondition {
+        reason: "REISSUE_NOT_PENDING",
+        message: format!("reissue {id} is {status}, not pending review"),
+    }
+}
+
+/// A reissue id that does not exist.
+pub(crate) fn reissue_not_found(id: &str) -> Error {
+    Error::NotFound {
+        reason: "REISSUE_NOT_FOUND",
+        message: format!("there is no reissue request {id}"),
+    }
+}
+
+/// A license that does not exist.
+pub(crate) fn license_not_found(license_id: &str) -> Error {
+    Error::NotFound {
+        reason: "LICENSE_NOT_FOUND",
+        message: format!("there is no license {license_id} under contract"),
+    }
+}
+
+/// The in-transaction steps of key issuance, as inherent methods of a
+/// backend (`$db` is its sqlx database type).
+macro_rules! impl_license_helpers {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Locks the license's contract and reads it with its orders.
+            async fn lock_license(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                license_id: &str,
+            ) -> $crate::error::Result<($crate::domain::contract::Contract, Vec<$crate::domain::contract::Order>)> {
+                use $crate::store::contracts::*;
+                let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE license_id = $1{}", Self::LOCK_ROW);
+                let contract: $crate::domain::contract::Contract = sqlx::query_as::<_, ContractRow>(&sql)
+                    .bind(license_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?
+                    .ok_or_else(|| $crate::store::licenses::license_not_found(license_id))?
+                    .into();
+                let sql = format!("SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id = $1 ORDER BY id");
+                let orders = sqlx::query_as::<_, OrderRow>(&sql)
+                    .bind(&contract.id)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<$crate::error::Result<Vec<_>>>()?;
+                Ok((contract, orders))
+            }
+
+            async fn key_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                key_id: &str,
+            ) -> $crate::error::Result<Option<$crate::domain::license::KeyRecord>> {
+                use $crate::store::licenses::*;
+                let sql = format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE id = $1");
+                let row: Option<KeyRow> = sqlx::query_as(&sql)
+                    .bind(key_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn active_key_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                license_id: &str,
+            ) -> $crate::error::Result<Option<$crate::domain::license::KeyRecord>> {
+                use $crate::store::licenses::*;
+                let sql = format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'");
+                let row: Option<KeyRow> = sqlx::query_as(&sql)
+                    .bind(license_id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            /// Signs and records the license's next key, supersedes the
+            /// active one, and puts its e-mail in the outbox.
+            #[allow(clippy::too_many_arguments)]
+            async fn issue_key_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                contract: &$crate::domain::contract::Contract,
+                orders: &[$crate::domain::contract::Order],
+                fingerprint: &$crate::domain::license::Fingerprint,
+                requested_by: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                delivery_on: chrono::NaiveDate,
+                mint: &dyn $crate::domain::license::Mint,
+            ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
+                use $crate::domain::license::{key_notice, new_key_id, LicenseClaims};
+                use $crate::store::licenses::*;
+                let previous = Self::active_key_in(tx, &contract.license_id).await?;
+                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(sequence) FROM license_keys WHERE license_id = $1")
+                    .bind(&contract.license_id)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                let sequence = last.unwrap_or(0) + 1;
+                let key_id = new_key_id();
+                let claims = LicenseClaims::new(
+                    &key_id,
+                    &contract.license_id,
+                    &contract.id,
+                    contract.seats,
+                    fingerprint,
+                    sequence,
+                    previous.as_ref().map(|k| k.id.as_str()),
+                    $crate::domain::contract::last_end(orders),
+                    now,
+                );
+                let (token, signing_key_id) = mint.mint(&claims).map_err($crate::error::Error::internal)?;
+                if let Some(previous) = &previous {
+                    sqlx::query("UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2")
+                        .bind(&key_id)
+                        .bind(&previous.id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err($crate::store::db_error)?;
+                }
+                let sql = format!(
+                    "INSERT INTO license_keys (id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, issued_at, requested_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) RETURNING {KEY_COLUMNS}"
+                );
+                let key: $crate::domain::license::KeyRecord = sqlx::query_as::<_, KeyRow>(&sql)
+                    .bind(&key_id)
+                    .bind(&contract.license_id)
+                    .bind(&contract.id)
+                    .bind(sequence)
+                    .bind(fingerprint.as_str())
+                    .bind(&token)
+                    .bind(&signing_key_id)
+                    .bind(previous.as_ref().map(|k| k.id.clone()))
+                    .bind(now)
+                    .bind(requested_by)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?
+                    .try_into()?;
+                let (subject, body) = key_notice(&contract.customer_name, &key, delivery_on);
+                sqlx::query(
+                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at) \
+                     VALUES ('license_key', $1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&contract.contact_email)
+                .bind(subject)
+                .bind(body)
+                .bind(delivery_on)
+                .bind(&key.id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err($crate::store::db_error)?;
+                Ok(key)
+            }
+
+            async fn reissue_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+            ) -> $crate::error::Result<Option<$crate::domain::license::ReissueRecord>> {
+                use $crate::store::licenses::*;
+                let sql = format!("SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE id = $1");
+                let Some(row) = sqlx::query_as::<_, ReissueRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err($crate::store::db_error)?
+                else {
+                    return Ok(None);
+                };
+                let key = match &row.key_id {
+                    Some(key_id) => Self::key_in(tx, key_id).await?,
+                    None => None,
+                };
+                row.into_record(key).map(Some)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_license_helpers;
+
+/// Implements `Store` for a backend: the given methods plus the license
+/// methods.
+macro_rules! impl_store_with_licenses {
+    ($store:ty, { $($items:item)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+        $($items)*
+
+        async fn contract_by_license(
+            &self,
+            license_id: &str,
+        ) -> $crate::error::Result<Option<$crate::domain::contract::Contract>> {
+            use $crate::store::contracts::*;
+            let sql = format!("SELECT {CONTRACT_COLUMNS} FROM contracts WHERE license_id = $1");
+            let row: Option<ContractRow> = sqlx::query_as(&sql)
+                .bind(license_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            Ok(row.map(Into::into))
+        }
+
+        async fn issue_first_key(
+            &self,
+            license_id: &str,
+            fingerprint: &$crate::domain::license::Fingerprint,
+            requested_by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+            delivery_on: chrono::NaiveDate,
+            mint: &dyn $crate::domain::license::Mint,
+        ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
+            let mut tx = self.begin_write().await?;
+            let (contract, orders) = Self::lock_license(&mut tx, license_id).await?;
+            let any: Option<String> = sqlx::query_scalar("SELECT id FROM license_keys WHERE license_id = $1 LIMIT 1")
+                .bind(license_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
+            if any.is_some() {
+                return Err($crate::error::Error::FailedPrecondition {
+                    reason: "FIRST_KEY_EXISTS",
+                    message: format!("license {license_id} already has keys; move it to a new server with a reissue"),
+                });
+            }
+            let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint).await?;
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(key)
+        }
+
+        async fn request_reissue(
+            &self,
+            input: &$crate::store::licenses::ReissueInput,
+            mint: &dyn $crate::domain::license::Mint,
+        ) -> $crate::error::Result<$crate::domain::license::ReissueRecord> {
+            use $crate::domain::contract::{status_on, ContractStatus};
+            use $crate::domain::license::{new_reissue_id, ReissueStatus};
+            use $crate::store::licenses::*;
+            let mut tx = self.begin_write().await?;
+            let (contract, orders) = Self::lock_license(&mut tx, &input.license_id).await?;
+
+            // The same request id answers the same as the first time.
+            let sql = format!("SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE license_id = $1 AND request_id = $2");
+            let earlier: Option<ReissueRow> = sqlx::query_as(&sql)
+                .bind(&input.license_id)
+                .bind(&input.request_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
+            if let Some(earlier) = earlier {
+                if earlier.fingerprint != input.fingerprint.as_str() {
+                    return Err($crate::error::Error::AlreadyExists {
+                        reason: "REQUEST_ID_REUSED",
+                        message: format!(
+                            "request id {} was already used for another fingerprint; choose a new request id",
+                            input.request_id
+                        ),
+                    });
+                }
+                return Self::reissue_in(&mut tx, &earlier.id)
+                    .await?
+                    .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"));
+            }
+
+            let received_on = $crate::domain::dates::jst_date(input.received_at);
+            if status_on(&orders, received_on) != ContractStatus::Active {
+                return Err($crate::error::Error::FailedPrecondition {
+                    reason: "SUPPORT_EXPIRED",
+                    message: format!(
+                        "the support contract {} is not active on {received_on} (JST); a reissue needs an active annual support contract",
+                        contract.id
+                    ),
+                });
+            }
+            let current = Self::active_key_in(&mut tx, &input.license_id).await?.ok_or_else(|| {
+                $crate::error::Error::FailedPrecondition {
+                    reason: "NO_ACTIVE_KEY",
+                    message: format!("license {} has no active key to move; staff issue its first key", input.license_id),
+                }
+            })?;
+            let (status, key) = if current.fingerprint == input.fingerprint.as_str() {
+                (ReissueStatus::Unchanged, Some(current))
+            } else {
+                let since = input.received_at - chrono::Duration::days(365);
+                let recent: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM license_keys WHERE license_id = $1 AND sequence > 1 AND issued_at > $2",
+                )
+                .bind(&input.license_id)
+                .bind(since)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
+                if recent >= input.reissues_before_review {
+                    (ReissueStatus::PendingReview, None)
+                } else {
+                    let key = Self::issue_key_in(
+                        &mut tx,
+                        &contract,
+                        &orders,
+                        &input.fingerprint,
+                        &input.requested_by,
+                        input.received_at,
+                        input.delivery_on,
+                        mint,
+                    )
+                    .await?;
+                    (ReissueStatus::Issued, Some(key))
+                }
+            };
+            let id = new_reissue_id();
+            sqlx::query(
+                "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&id)
+            .bind(&input.license_id)
+            .bind(&contract.id)
+            .bind(&input.request_id)
+            .bind(input.fingerprint.as_str())
+            .bind(status.as_str())
+            .bind(input.received_at)
+            .bind(input.delivery_on)
+            .bind(key.as_ref().map(|k| k.id.clone()))
+            .bind(&input.requested_by)
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::store::db_error)?;
+            let record = Self::reissue_in(&mut tx, &id)
+                .await?
+                .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"))?;
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(record)
+        }
+
+        async fn approve_reissue(
+            &self,
+            id: &str,
+            decided_by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+            mint: &dyn $crate::domain::license::Mint,
+        ) -> $crate::error::Result<$crate::domain::license::ReissueRecord> {
+            use $crate::domain::license::{Fingerprint, ReissueStatus};
+            use $crate::store::licenses::*;
+            let license_id: Option<String> = sqlx::query_scalar("SELECT license_id FROM reissue_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            let license_id = license_id.ok_or_else(|| reissue_not_found(id))?;
+            let mut tx = self.begin_write().await?;
+            let (contract, orders) = Self::lock_license(&mut tx, &license_id).await?;
+            let request = Self::reissue_in(&mut tx, id).await?.ok_or_else(|| reissue_not_found(id))?;
+            if request.status != ReissueStatus::PendingReview {
+                return Err(not_pending(id, request.status.as_str()));
+            }
+            let fingerprint = Fingerprint::parse(&request.fingerprint).map_err($crate::error::Error::internal)?;
+            let current = Self::active_key_in(&mut tx, &license_id).await?;
+            let key = match current {
+                Some(current) if current.fingerprint == request.fingerprint => current,
+                _ => Self::issue_key_in(&mut tx, &contract, &orders, &fingerprint, &request.requested_by, now, request.delivery_on, mint).await?,
+            };
+            sqlx::query("UPDATE reissue_requests SET status = 'approved', key_id = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
+                .bind(&key.id)
+                .bind(decided_by)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
+            let record = Self::reissue_in(&mut tx, id).await?.ok_or_else(|| reissue_not_found(id))?;
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(record)
+        }
+
+        async fn reject_reissue(
+            &self,
+            id: &str,
+            reason: &str,
+            decided_by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<$crate::domain::license::ReissueRecord> {
+            use $crate::store::licenses::*;
+            let mut tx = self.begin_write().await?;
+            let done = sqlx::query(
+                "UPDATE reissue_requests SET status = 'rejected', reject_reason = $1, decided_by = $2, decided_at = $3 \
+                 WHERE id = $4 AND status = 'pending_review'",
+            )
+            .bind(reason)
+            .bind(decided_by)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err($crate::store::db_error)?;
+            let record = Self::reissue_in(&mut tx, id).await?.ok_or_else(|| reissue_not_found(id))?;
+            if done.rows_affected() == 0 {
+                return Err(not_pending(id, record.status.as_str()));
+            }
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(record)
+        }
+
+        async fn get_reissue(&self, id: &str) -> $crate::error::Result<Option<$crate::domain::license::ReissueRecord>> {
+            use $crate::store::licenses::*;
+            let sql = format!("SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE id = $1");
+            let Some(row) = sqlx::query_as::<_, ReissueRow>(&sql)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?
+            else {
+                return Ok(None);
+            };
+            let key = match &row.key_id {
+                Some(key_id) => self.find_key(key_id).await?,
+                None => None,
+            };
+            row.into_record(key).map(Some)
+        }
+
+        async fn list_reissues(
+            &self,
+            query: &$crate::store::licenses::ReissueQuery,
+        ) -> $crate::error::Result<Vec<$crate::domain::license::ReissueRecord>> {
+            use $crate::store::licenses::*;
+            let (after_on, after_id) = match &query.after {
+                Some((on, id)) => (Some(*on), id.clone()),
+                None => (None, String::new()),
+            };
+            let sql = format!(
+                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
+                 AND ($2 = 0 OR delivery_on > $3 OR (delivery_on = $3 AND id > $4)) \
+                 ORDER BY delivery_on, id LIMIT $5"
+            );
+            let rows: Vec<ReissueRow> = sqlx::query_as(&sql)
+                .bind(query.status.as_str())
+                .bind(i64::from(after_on.is_some()))
+                .bind(after_on.unwrap_or_default())
+                .bind(after_id)
+                .bind(query.limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            let mut records = Vec::with_capacity(rows.len());
+            for row in rows {
+                let key = match &row.key_id {
+                    Some(key_id) => self.find_key(key_id).await?,
+                    None => None,
+                };
+                records.push(row.into_record(key)?);
+            }
+            Ok(records)
+        }
+
+        async fn revoke_key(
+            &self,
+            key_id: &str,
+            reason: &str,
+            revoked_by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
+            use $crate::store::licenses::*;
+            let sql = format!(
+                "UPDATE license_keys SET status = 'revoked', revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
+                 WHERE id = $4 AND status <> 'revoked' RETURNING {KEY_COLUMNS}"
+            );
+            let row: Option<KeyRow> = sqlx::query_as(&sql)
+                .bind(now)
+                .bind(revoked_by)
+                .bind(reason)
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            match row {
+                Some(row) => row.try_into(),
+                None => match self.find_key(key_id).await? {
+                    Some(_) => Err($crate::error::Error::FailedPrecondition {
+                        reason: "KEY_ALREADY_REVOKED",
+                        message: format!("key {key_id} is already revoked"),
+                    }),
+                    None => Err($crate::error::Error::NotFound {
+                        reason: "KEY_NOT_FOUND",
+                        message: format!("there is no license key {key_id}"),
+                    }),
+                },
+            }
+        }
+
+        async fn find_key(&self, key_id: &str) -> $crate::error::Result<Option<$crate::domain::license::KeyRecord>> {
+            use $crate::store::licenses::*;
+            let sql = format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE id = $1");
+            let row: Option<KeyRow> = sqlx::query_as(&sql)
+                .bind(key_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        async fn list_license_keys(&self, license_id: &str) -> $crate::error::Result<Vec<$crate::domain::license::KeyRecord>> {
+            use $crate::store::licenses::*;
+            let sql = format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 ORDER BY sequence");
+            let rows: Vec<KeyRow> = sqlx::query_as(&sql)
+                .bind(license_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            rows.into_iter().map(TryInto::try_into).collect()
+        }
+
+        async fn list_outbox(&self, limit: i64) -> $crate::error::Result<Vec<$crate::store::licenses::OutboxMessage>> {
+            use $crate::store::licenses::*;
+            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id LIMIT $1");
+            sqlx::query_as(&sql)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::db_error)
+        }
+        }
+    };
+}
+
+pub(crate) use impl_store_with_licenses;
+
+/// Unused-import guard for the row types the macros name by path.
+#[allow(dead_code)]
+fn _rows(_: KeyStatus, _: ReissueStatus) {}
