@@ -544,3 +544,240 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn the_whole_reissue_journey_works_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let keys_dir = dir.path().join("keys");
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let daemon = Daemon::start(&database_url, &keys_dir);
+    assert!(
+        daemon
+            .log
+            .lock()
+            .unwrap()
+            .contains("DEVELOPMENT signing key"),
+        "the server says loudly it made a key"
+    );
+    let server = format!("http://{}", daemon.address);
+    let call = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.as_str(),
+            "--token",
+            token.as_str(),
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        let output = client(&all);
+        (output.status.code(), json_of(&output))
+    };
+    let today = chrono::Utc::now()
+        .with_timezone(&neo_support::domain::dates::jst())
+        .date_naive();
+    let received = (today - chrono::Days::new(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    call(&[
+        "contract",
+        "create",
+        "--id",
+        "NEO-0002",
+        "--customer",
+        "株式会社サンプル",
+        "--contact",
+        "it@example.co.jp",
+        "--license-id",
+        "BS-777",
+        "--seats",
+        "5",
+    ]);
+    call(&[
+        "order",
+        "record",
+        "--contract",
+        "NEO-0002",
+        "--kind",
+        "first-year",
+        "--received-on",
+        &received,
+        "--purchased-on",
+        &received,
+    ]);
+
+    let (code, first) = call(&[
+        "key",
+        "issue",
+        "--license",
+        "BS-777",
+        "--fingerprint",
+        "old-server-0001:abcd",
+    ]);
+    assert_eq!(code, Some(0), "{first}");
+    assert_eq!(first["sequence"], 1);
+    let old_key = first["key"].as_str().unwrap().to_owned();
+
+    let (code, moved) = call(&[
+        "reissue",
+        "request",
+        "--license",
+        "BS-777",
+        "--fingerprint",
+        "new-server-0002:efgh",
+        "--request-id",
+        "move-2026",
+    ]);
+    assert_eq!(code, Some(0), "{moved}");
+    assert_eq!(moved["status"], "issued");
+    assert!(moved["delivery_on"].is_string() && moved["received_at"].is_string());
+    let new_key = moved["key"].as_str().unwrap().to_owned();
+    let new_key_id = moved["key_id"].as_str().unwrap().to_owned();
+    let (_, again) = call(&[
+        "reissue",
+        "request",
+        "--license",
+        "BS-777",
+        "--fingerprint",
+        "new-server-0002:efgh",
+        "--request-id",
+        "move-2026",
+    ]);
+    assert_eq!(again["key"], new_key.as_str(), "same request id, same key");
+
+    // Offline: the public keys from the server, then verify the new key.
+    let public_dir = dir.path().join("public-keys");
+    let (code, public) = call(&["keys", "public", "--write", public_dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{public}");
+    assert_eq!(public[0]["status"], "active");
+    let key_file = dir.path().join("new.key");
+    std::fs::write(&key_file, &new_key).unwrap();
+    let at_file = format!("@{}", key_file.display());
+    let (code, verdict) = call(&[
+        "key",
+        "verify",
+        "--public-keys",
+        public_dir.to_str().unwrap(),
+        "--fingerprint",
+        "new-server-0002:efgh",
+        &at_file,
+    ]);
+    assert_eq!(code, Some(0), "{verdict}");
+    assert_eq!(verdict["valid"], true);
+    assert_eq!(verdict["key_id"], new_key_id.as_str());
+    assert_eq!(verdict["claims"]["sub"], "BS-777");
+    assert_eq!(verdict["claims"]["sequence"], 2);
+    // The server's own keys directory works too, and a wrong fingerprint fails.
+    let (code, wrong) = call(&[
+        "key",
+        "verify",
+        "--public-keys",
+        keys_dir.to_str().unwrap(),
+        "--fingerprint",
+        "old-server-0001:abcd",
+        &new_key,
+    ]);
+    assert_eq!(code, Some(1));
+    assert_eq!(wrong["reason"], "FINGERPRINT_MISMATCH");
+    // Offline, the old key still has a good signature; online, it is superseded.
+    let (code, offline_old) = call(&[
+        "key",
+        "verify",
+        "--public-keys",
+        public_dir.to_str().unwrap(),
+        &old_key,
+    ]);
+    assert_eq!(
+        (code, offline_old["valid"].clone()),
+        (Some(0), Value::Bool(true))
+    );
+    let (code, online_old) = call(&["key", "verify", "--online", &old_key]);
+    assert_eq!(code, Some(1), "{online_old}");
+    assert_eq!(online_old["reason"], "KEY_SUPERSEDED");
+    assert_eq!(online_old["status"], "superseded");
+    let mut forged = new_key.clone();
+    forged.insert(20, 'x');
+    let (code, forged) = call(&[
+        "key",
+        "verify",
+        "--public-keys",
+        public_dir.to_str().unwrap(),
+        &forged,
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        ["SIGNATURE_INVALID", "KEY_MALFORMED"].contains(&forged["reason"].as_str().unwrap()),
+        "{forged}"
+    );
+    // Standard input works, and a usage error exits 2.
+    let mut child = Command::new(CLIENT)
+        .args([
+            "--json",
+            "key",
+            "verify",
+            "--public-keys",
+            public_dir.to_str().unwrap(),
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(new_key.as_bytes())
+        .unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(client(&["key", "verify"]).status.code(), Some(2));
+
+    let (code, revoked) = call(&["key", "revoke", &new_key_id, "--reason", "テスト"]);
+    assert_eq!(code, Some(0), "{revoked}");
+    let (_, online_new) = call(&["key", "verify", "--online", &new_key]);
+    assert_eq!(online_new["reason"], "KEY_REVOKED");
+    let (_, listed) = call(&["key", "list", "--license", "BS-777"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let (_, pending) = call(&["reissue", "list"]);
+    assert_eq!(pending["reissues"].as_array().unwrap().len(), 0);
+
+    let (status, log) = daemon.terminate();
+    assert!(status.success());
+    assert!(
+        !log.contains(&new_key[10..60]),
+        "no key material in the log"
+    );
+}
+
+#[test]
+fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
+    let output = client(&["--json", "fingerprint"]);
+    if output.status.code() == Some(1) {
+        // A machine without a machine id says so.
+        assert_eq!(json_of(&output)["error"]["reason"], "NO_MACHINE_ID");
+        return;
+    }
+    let fingerprint = json_of(&output)["fingerprint"].as_str().unwrap().to_owned();
+    assert!(
+        neo_support::domain::license::Fingerprint::parse(&fingerprint).is_ok(),
+        "{fingerprint}"
+    );
+    assert_eq!(
+        json_of(&client(&["--json", "fingerprint"]))["fingerprint"],
+        fingerprint.as_str(),
+        "stable"
+    );
+}

@@ -13,9 +13,11 @@ use tonic_types::StatusExt;
 
 mod contracts;
 mod inquiries;
+mod licenses;
 
 pub use contracts::{ContractCommand, OrderCommand, TokenCommand};
 pub use inquiries::InquiryCommand;
+pub use licenses::{KeyCommand, KeysCommand, ReissueCommand};
 
 use crate::client::{self, ClientOptions, ConnectError, SupportClient};
 use crate::domain::dates::{DateError, format_date, parse_supported_date};
@@ -67,6 +69,17 @@ pub enum Command {
     /// Customer access tokens (staff).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// License keys: verify, issue, revoke, list.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// The server's public signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// License-key reissues to a new server.
+    #[command(subcommand)]
+    Reissue(ReissueCommand),
+    /// Print this machine's server fingerprint.
+    Fingerprint,
 }
 
 /// `calendar` commands.
@@ -205,6 +218,9 @@ pub enum Failure {
         /// The message.
         message: String,
     },
+    /// The answer is "no" (a license key that does not verify): printed
+    /// like a result, exit code 1.
+    Negative(Output),
 }
 
 impl From<tonic::Status> for Failure {
@@ -259,6 +275,7 @@ pub fn code_name(code: Code) -> &'static str {
 }
 
 /// What a command prints on success: JSON, and the same for people.
+#[derive(Debug)]
 pub struct Output {
     /// The `--json` document.
     pub json: Value,
@@ -275,6 +292,12 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
         Command::Order(command) => contracts::order(&mut connect(cli).await?, command).await,
         Command::Token(command) => contracts::token(&mut connect(cli).await?, command).await,
         Command::Inquiry(command) => inquiries::inquiry(&mut connect(cli).await?, command).await,
+        Command::Key(command) => licenses::key(cli, command).await,
+        Command::Keys(command) => licenses::keys(cli, command).await,
+        Command::Reissue(command) => {
+            licenses::reissue(&mut licenses::connect(cli).await?, command).await
+        }
+        Command::Fingerprint => licenses::fingerprint(),
     }
 }
 
@@ -302,6 +325,14 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
             } else {
                 let reason = reason.map(|r| format!(" {r}")).unwrap_or_default();
                 eprintln!("error: {code}{reason}: {message}");
+            }
+            1
+        }
+        Err(Failure::Negative(output)) => {
+            if cli.json {
+                println!("{}", output.json);
+            } else {
+                println!("{}", output.text.trim_end());
             }
             1
         }
@@ -348,7 +379,8 @@ fn local_holidays(from: &str, to: &str) -> Result<Output, Failure> {
     })
 }
 
-pub(crate) async fn connect(cli: &Cli) -> Result<SupportClient, Failure> {
+/// Client options from the command line.
+pub(crate) fn client_options(cli: &Cli) -> Result<ClientOptions, Failure> {
     let ca_cert_pem = match &cli.ca_cert {
         Some(path) => Some(std::fs::read(path).map_err(|error| Failure::Refused {
             code: "INVALID_ARGUMENT".into(),
@@ -357,12 +389,15 @@ pub(crate) async fn connect(cli: &Cli) -> Result<SupportClient, Failure> {
         })?),
         None => None,
     };
-    let options = ClientOptions {
+    Ok(ClientOptions {
         server: cli.server.clone(),
         token: cli.token.clone(),
         ca_cert_pem,
-    };
-    Ok(client::support(&options).await?)
+    })
+}
+
+pub(crate) async fn connect(cli: &Cli) -> Result<SupportClient, Failure> {
+    Ok(client::support(&client_options(cli)?).await?)
 }
 
 fn instant(at: Option<DateTime<Utc>>) -> Option<prost_types::Timestamp> {

@@ -203,7 +203,13 @@ pub fn generate(dir: &Path, activate: bool) -> Result<KeyInfo, KeyError> {
         .take(8)
         .collect();
     let name = format!("neo-{}-{short}", chrono::Utc::now().format("%Y%m%d"));
-    let private_pem = key
+    // PKCS#8 v1 (the seed only), the form OpenSSL writes and reads; the
+    // v2 form with the public key inside is not read by OpenSSL 3.0.
+    let v1 = ed25519_dalek::pkcs8::KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    let private_pem = v1
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::BadFile(dir.join(&name), e.to_string()))?;
     write_file(
