@@ -2,14 +2,16 @@
 //! serves on a real port, `neo-support` talks to it, and SIGTERM stops the
 //! server cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_neo-support");
 const DAEMON: &str = env!("CARGO_BIN_EXE_neo-supportd");
+
+mod common;
+
+use common::Daemon;
 
 fn client(args: &[&str]) -> Output {
     Command::new(CLIENT)
@@ -109,94 +111,6 @@ fn a_bad_local_date_exits_one_and_a_usage_error_exits_two() {
         "--not-holiday",
     ]);
     assert_eq!(both.status.code(), Some(2));
-}
-
-/// A `neo-supportd serve` process and everything it has logged.
-struct Daemon {
-    child: Child,
-    address: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Daemon {
-    fn start(database_url: &str, keys_dir: &std::path::Path) -> Self {
-        let mut child = Command::new(DAEMON)
-            .args([
-                "--log-format",
-                "json",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .arg("--keys-dir")
-            .arg(keys_dir)
-            .env_remove("NEO_SUPPORT_LISTEN")
-            .env_remove("NEO_SUPPORT_KEYS_DIR")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start neo-supportd");
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let log = Arc::new(Mutex::new(String::new()));
-        let address = loop {
-            let line = lines
-                .next()
-                .expect("neo-supportd exited before listening")
-                .unwrap();
-            log.lock().unwrap().push_str(&line);
-            log.lock().unwrap().push('\n');
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "neo-supportd listening" {
-                break entry["fields"]["local"].as_str().unwrap().to_owned();
-            }
-        };
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Self {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let status = self.signal_and_wait();
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        let log = self.log.lock().unwrap().clone();
-        (status, log)
-    }
-
-    fn signal_and_wait(&mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Daemon {
-    /// A failed test still stops its server.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 #[test]

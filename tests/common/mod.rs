@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 use chrono::{DateTime, TimeZone, Utc};
 use neo_support::client::{self, ClientOptions, SupportClient};
@@ -128,6 +131,8 @@ pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc>
 
 /// A running server on a real port.
 pub struct TestServer {
+    /// The server's business settings.
+    pub settings: Settings,
     /// The server's signing keys.
     pub keyring: Arc<Keyring>,
     /// Where its keys are (removed with the server).
@@ -162,6 +167,41 @@ impl TestServer {
     pub async fn start_full(db: &TestDb, options: ServeOptions, settings: Settings) -> Self {
         let keys_dir = tempfile::tempdir().expect("keys directory");
         let (keyring, _) = Keyring::load_or_create(keys_dir.path()).expect("signing key");
+        Self::start_on(
+            db,
+            options,
+            settings,
+            Arc::new(keyring),
+            keys_dir,
+            "test staff",
+        )
+        .await
+    }
+
+    /// Another replica on the same database with the same signing keys and
+    /// a staff token of its own.
+    pub async fn replica(&self, db: &TestDb, number: usize) -> Self {
+        let keys_dir = tempfile::tempdir().expect("keys directory");
+        let name = format!("test staff (replica {number})");
+        Self::start_on(
+            db,
+            ServeOptions::default(),
+            self.settings.clone(),
+            self.keyring.clone(),
+            keys_dir,
+            &name,
+        )
+        .await
+    }
+
+    async fn start_on(
+        db: &TestDb,
+        options: ServeOptions,
+        settings: Settings,
+        keyring: Arc<Keyring>,
+        keys_dir: tempfile::TempDir,
+        staff_name: &str,
+    ) -> Self {
         let store = store::connect(&db.url, &DatabaseOptions::default())
             .await
             .expect("connect test database");
@@ -169,7 +209,7 @@ impl TestServer {
         let staff = TokenSecret::generate();
         store
             .create_token(
-                "test staff",
+                staff_name,
                 &Role::Staff,
                 &staff.hash(),
                 Clock::now(clock.as_ref()),
@@ -183,18 +223,18 @@ impl TestServer {
         } else {
             "http"
         };
-        let keyring = Arc::new(keyring);
         let state = AppState {
             store: store.clone(),
             clock: clock.clone(),
             keyring: keyring.clone(),
-            settings,
+            settings: settings.clone(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state, options, async {
             let _ = stopped.await;
         }));
         Self {
+            settings,
             keyring,
             keys_dir,
             label: db.label,
@@ -344,5 +384,112 @@ pub fn first_year(
             neo_support::grpc::pb::OrderKind::FirstYear,
             received_on,
         )
+    }
+}
+
+/// A `neo-supportd serve` process and everything it has logged.
+pub struct Daemon {
+    child: Child,
+    /// `HOST:PORT` it listens on.
+    pub address: String,
+    /// Everything it has logged so far.
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Daemon {
+    /// Starts `neo-supportd serve` on a free port with JSON logs.
+    pub fn start(database_url: &str, keys_dir: &std::path::Path) -> Self {
+        Self::start_with(database_url, keys_dir, &[])
+    }
+
+    /// Starts it with extra `serve` flags.
+    pub fn start_with(database_url: &str, keys_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
+            .args([
+                "--log-format",
+                "json",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .arg("--keys-dir")
+            .arg(keys_dir)
+            .args(extra)
+            .env_remove("NEO_SUPPORT_LISTEN")
+            .env_remove("NEO_SUPPORT_KEYS_DIR")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start neo-supportd");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(String::new()));
+        let address = loop {
+            let line = lines
+                .next()
+                .expect("neo-supportd exited before listening")
+                .unwrap();
+            log.lock().unwrap().push_str(&line);
+            log.lock().unwrap().push('\n');
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["fields"]["message"] == "neo-supportd listening" {
+                break entry["fields"]["local"].as_str().unwrap().to_owned();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    /// Sends SIGTERM, waits, and returns the exit status and the log.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.signal_and_wait();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let log = self.log.lock().unwrap().clone();
+        (status, log)
+    }
+
+    /// Sends SIGTERM and waits.
+    pub fn signal_and_wait(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    /// A failed test still stops its server.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Daemon {
+    /// Kills it with SIGKILL: no chance to finish anything.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
