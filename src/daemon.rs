@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::token::{Role, TokenSecret, check_token_name};
 use crate::error::{Error, Result};
 use crate::grpc::{AppState, Settings};
+use crate::mail::{Mailer, SmtpSettings, WorkerSettings, run_worker};
 use crate::server::{ServeOptions, TlsFiles, serve};
 use crate::signer::keys::{self, KeyError, Keyring};
 use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, Store};
@@ -161,6 +162,28 @@ pub struct ServeArgs {
     /// wait for staff review.
     #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
     pub reissues_before_review: u32,
+    /// The SMTP server for the outbox: `smtp://[USER@]HOST[:PORT]`
+    /// (STARTTLS when offered), `smtps://[USER@]HOST[:PORT]`, or
+    /// `smtp://HOST:PORT?tls=none` for a local relay. Without it, mail stays
+    /// in the outbox.
+    #[arg(long, env = "NEO_SUPPORT_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// A file holding the SMTP password.
+    #[arg(long, env = "NEO_SUPPORT_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
+    /// The From address of every mail.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_MAIL_FROM",
+        default_value = "neo-support@localhost"
+    )]
+    pub mail_from: String,
+    /// Sending attempts before a mail is marked failed for staff.
+    #[arg(long, env = "NEO_SUPPORT_SMTP_MAX_ATTEMPTS", default_value_t = 8)]
+    pub smtp_max_attempts: u32,
+    /// Seconds before the first retry of a mail; each next retry doubles.
+    #[arg(long, env = "NEO_SUPPORT_SMTP_RETRY_SECS", default_value_t = 30)]
+    pub smtp_retry_secs: u64,
 }
 
 /// `token` commands.
@@ -258,6 +281,46 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         tls,
         health_interval: Duration::from_secs(args.health_interval_secs.max(1)),
     };
+    let (worker_stop, worker_stopped) = tokio::sync::watch::channel(false);
+    let worker = match &args.smtp_url {
+        Some(url) => {
+            let password = match &args.smtp_password_file {
+                Some(path) => Some(
+                    String::from_utf8(read_file("smtp_password_file", path)?)
+                        .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_owned(),
+                ),
+                None => None,
+            };
+            let settings = SmtpSettings {
+                url: url.clone(),
+                password,
+                from: args.mail_from.clone(),
+            };
+            let mailer =
+                Mailer::new(&settings).map_err(|message| Error::invalid("smtp_url", message))?;
+            let worker_settings = WorkerSettings {
+                max_attempts: i64::from(args.smtp_max_attempts.max(1)),
+                retry_base: Duration::from_secs(args.smtp_retry_secs.max(1)),
+                ..WorkerSettings::default()
+            };
+            tracing::info!(smtp = %redact_url(url), "outbox worker sending mail over SMTP");
+            Some(tokio::spawn(run_worker(
+                state.store.clone(),
+                Arc::new(mailer),
+                state.clock.clone(),
+                worker_settings,
+                worker_stopped,
+            )))
+        }
+        None => {
+            tracing::warn!(
+                "no SMTP URL (--smtp-url / NEO_SUPPORT_SMTP_URL): mail stays in the outbox"
+            );
+            None
+        }
+    };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, options, async {
         let _ = stop_rx.await;
@@ -268,10 +331,14 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         "shutting down: finishing calls in flight"
     );
     let _ = stop_tx.send(());
+    let _ = worker_stop.send(true);
     match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_secs), server).await {
         Ok(Ok(result)) => result?,
         Ok(Err(join)) => return Err(Error::internal(join)),
         Err(_) => tracing::warn!("grace period over: calls still in flight were cut off"),
+    }
+    if let Some(worker) = worker {
+        let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     }
     tracing::info!("stopped");
     Ok(())
@@ -336,6 +403,18 @@ fn run_keys(command: KeysCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An SMTP URL without its user name, for the log.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable>".into(),
+    }
 }
 
 fn read_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {

@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod mail;
 pub mod server;
 pub mod signer;
 pub mod store;

@@ -245,6 +245,14 @@ async fn every_refusal_has_its_reason_and_stores_nothing() {
                 "{field}"
             );
         }
+        let outbox = neo_support::store::licenses::OutboxQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        assert!(
+            server.store.list_outbox(&outbox).await.unwrap().is_empty(),
+            "no acknowledgement for a refusal"
+        );
         // The longest body is taken.
         staff
             .submit_inquiry(pb::SubmitInquiryRequest {
@@ -389,13 +397,19 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
         assert_eq!(submit_for_other.code(), Code::NotFound);
 
         let denied = customer
-            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: friday.id,
+                answer: String::new(),
+            })
             .await
             .unwrap_err();
         assert_eq!(denied.code(), Code::PermissionDenied);
         server.clock.set(jst_at(2026, 11, 30, 11, 0, 0));
         let answered = staff
-            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: friday.id,
+                answer: String::new(),
+            })
             .await
             .unwrap()
             .into_inner()
@@ -407,7 +421,10 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             Some(jst_at(2026, 11, 30, 11, 0, 0))
         );
         let again = staff
-            .answer_inquiry(pb::AnswerInquiryRequest { id: friday.id })
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: friday.id,
+                answer: String::new(),
+            })
             .await
             .unwrap_err();
         assert_eq!(
@@ -415,7 +432,10 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             (Code::FailedPrecondition, "ALREADY_ANSWERED".into())
         );
         let missing = staff
-            .answer_inquiry(pb::AnswerInquiryRequest { id: 999_999 })
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: 999_999,
+                answer: String::new(),
+            })
             .await
             .unwrap_err();
         assert_eq!(missing.code(), Code::NotFound);

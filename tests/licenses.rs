@@ -139,7 +139,14 @@ async fn a_first_key_needs_no_support_period_and_is_given_once() {
             (Code::NotFound, "LICENSE_NOT_FOUND".into())
         );
         // The first key's e-mail is in the outbox.
-        let outbox = server.store.list_outbox(10).await.unwrap();
+        let outbox = server
+            .store
+            .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!(outbox.len(), 1);
         assert!(
             outbox[0].subject.contains("ライセンスキー発行"),
@@ -199,7 +206,14 @@ async fn a_reissue_supersedes_the_old_key_in_one_step_and_queues_its_email() {
         assert_eq!(keys[1].supersedes_key_id, first.key_id);
         assert_eq!(keys[1].requested_by, "test staff");
 
-        let outbox = server.store.list_outbox(10).await.unwrap();
+        let outbox = server
+            .store
+            .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         let notice = outbox.last().unwrap();
         assert_eq!(
             notice.recipient, "it-admin@example.co.jp",
@@ -346,7 +360,18 @@ async fn a_reissue_needs_an_active_contract_and_writes_nothing_otherwise() {
             .into_inner()
             .license_keys;
         assert_eq!(keys.len(), 1, "{}", server.label);
-        assert_eq!(server.store.list_outbox(10).await.unwrap().len(), 1);
+        assert_eq!(
+            server
+                .store
+                .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         let pending = licenses
             .list_reissues(pb::ListReissuesRequest::default())
             .await
@@ -882,7 +907,18 @@ async fn many_reissues_at_once_leave_one_active_key_and_no_gaps() {
                 db.label
             );
         }
-        assert_eq!(server.store.list_outbox(100).await.unwrap().len(), 25);
+        assert_eq!(
+            server
+                .store
+                .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                    limit: 100,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .len(),
+            25
+        );
         server.stop().await;
         db.drop_database().await;
     }

@@ -51,10 +51,15 @@ pub enum InquiryCommand {
         #[arg(long, default_value = "")]
         page_token: String,
     },
-    /// Mark an inquiry answered (staff).
+    /// Answer an inquiry (staff): the answer goes by e-mail to its reply-to
+    /// address, and it is marked answered.
     Answer {
         /// The inquiry id.
         id: i64,
+        /// The answer; @FILE reads a file. Without it, the inquiry is only
+        /// marked answered.
+        #[arg(long)]
+        body: Option<String>,
     },
 }
 
@@ -247,9 +252,13 @@ pub(crate) async fn inquiry(
                 text,
             }
         }
-        InquiryCommand::Answer { id } => {
+        InquiryCommand::Answer { id, body } => {
+            let answer = match body {
+                Some(body) => read_body(body)?,
+                None => String::new(),
+            };
             let inquiry = client
-                .answer_inquiry(pb::AnswerInquiryRequest { id: *id })
+                .answer_inquiry(pb::AnswerInquiryRequest { id: *id, answer })
                 .await?
                 .into_inner()
                 .inquiry

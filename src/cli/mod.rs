@@ -14,10 +14,12 @@ use tonic_types::StatusExt;
 mod contracts;
 mod inquiries;
 mod licenses;
+mod outbox;
 
 pub use contracts::{ContractCommand, OrderCommand, TokenCommand};
 pub use inquiries::InquiryCommand;
 pub use licenses::{KeyCommand, KeysCommand, ReissueCommand};
+pub use outbox::OutboxCommand;
 
 use crate::client::{self, ClientOptions, ConnectError, SupportClient};
 use crate::domain::dates::{DateError, format_date, parse_supported_date};
@@ -80,6 +82,9 @@ pub enum Command {
     Reissue(ReissueCommand),
     /// Print this machine's server fingerprint.
     Fingerprint,
+    /// The e-mail outbox (staff).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
 }
 
 /// `calendar` commands.
@@ -298,6 +303,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
             licenses::reissue(&mut licenses::connect(cli).await?, command).await
         }
         Command::Fingerprint => licenses::fingerprint(),
+        Command::Outbox(command) => outbox::outbox(&mut connect(cli).await?, command).await,
     }
 }
 

@@ -222,6 +222,54 @@ pub fn admit(
     Ok(())
 }
 
+/// The acknowledgement e-mail of a received inquiry, in Japanese:
+/// `(subject, body)`. It says when handling starts and the reception hours.
+pub fn acknowledgement(inquiry: &Inquiry) -> (String, String) {
+    let jst = super::dates::jst();
+    let received = inquiry
+        .received_at
+        .with_timezone(&jst)
+        .format("%Y-%m-%d %H:%M");
+    let starts = inquiry
+        .handling_starts_at
+        .with_timezone(&jst)
+        .format("%Y-%m-%d %H:%M");
+    let subject = format!(
+        "【desknet's NEO バックアップサーバー】お問合せを受け付けました（受付番号 {}）",
+        inquiry.id
+    );
+    let body = format!(
+        "お問合せを受け付けました。\n\n\
+         受付番号: {id}\n\
+         契約番号: {contract}\n\
+         件名: {subject}\n\
+         受付日時: {received}（日本時間）\n\
+         対応開始予定: {starts}（日本時間）\n\n\
+         技術サポートの受付時間は、土曜日・日曜日・祝日および当社休業日を除く\n\
+         午前9:00〜12:00および午後1:00〜5:30です。\n\
+         回答は電子メールでお送りします（お電話での対応は行っておりません）。\n",
+        id = inquiry.id,
+        contract = inquiry.contract_id,
+        subject = inquiry.subject,
+    );
+    (subject, body)
+}
+
+/// The e-mail carrying staff's answer to an inquiry: `(subject, body)`.
+pub fn answer_mail(inquiry: &Inquiry, answer: &str) -> (String, String) {
+    let subject = format!(
+        "【desknet's NEO バックアップサーバー】お問合せへの回答（受付番号 {}）",
+        inquiry.id
+    );
+    let body = format!(
+        "受付番号 {id}「{subject}」へのご回答です。\n\n{answer}\n\n\
+         ※本メールは技術サポートからの回答です。追加のご質問は新しいお問合せとしてお送りください。\n",
+        id = inquiry.id,
+        subject = inquiry.subject,
+    );
+    (subject, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -372,4 +372,25 @@ impl SupportService for SupportApi {
     ) -> Result<Response<AnswerInquiryResponse>, Status> {
         answer(self.answer_inquiry_call(request).await)
     }
+
+    async fn list_outbox_messages(
+        &self,
+        request: Request<ListOutboxMessagesRequest>,
+    ) -> Result<Response<ListOutboxMessagesResponse>, Status> {
+        answer(self.list_outbox_messages_call(request).await)
+    }
+
+    async fn get_outbox_message(
+        &self,
+        request: Request<GetOutboxMessageRequest>,
+    ) -> Result<Response<GetOutboxMessageResponse>, Status> {
+        answer(self.get_outbox_message_call(request).await)
+    }
+
+    async fn retry_outbox_message(
+        &self,
+        request: Request<RetryOutboxMessageRequest>,
+    ) -> Result<Response<RetryOutboxMessageResponse>, Status> {
+        answer(self.retry_outbox_message_call(request).await)
+    }
 }

@@ -255,6 +255,43 @@ pub(crate) fn order_inputs(
     }
 }
 
+/// Queues an e-mail about an inquiry to its reply-to address, due on the
+/// JST date of `now`.
+pub(crate) async fn queue_inquiry_mail<'c, E, DB>(
+    executor: E,
+    inquiry: &Inquiry,
+    kind: &str,
+    subject: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = DB>,
+    DB: sqlx::Database,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO outbox (kind, recipient, subject, body, due_on, inquiry_id, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(kind.to_owned())
+    .bind(inquiry.reply_to.clone())
+    .bind(subject.to_owned())
+    .bind(body.to_owned())
+    .bind(crate::domain::dates::jst_date(now))
+    .bind(inquiry.id)
+    .bind(now)
+    .execute(executor)
+    .await
+    .map_err(crate::store::db_error)?;
+    Ok(())
+}
+
 /// Implements `Store` for a backend: the given methods plus the contract-,
 /// order- and inquiry-methods, for a backend with a `pool`,
 /// `begin_write()` and `LOCK_ROW`.
@@ -465,6 +502,7 @@ macro_rules! impl_store_with_contracts {
                 "INSERT INTO inquiries (contract_id, product, category, subject, body, reply_to, status, received_at, handling_starts_at, submitted_by) \
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9) RETURNING {INQUIRY_COLUMNS}"
             );
+            let mut tx = self.begin_write().await?;
             let row: InquiryRow = sqlx::query_as(&sql)
                 .bind(&inquiry.contract_id)
                 .bind(inquiry.product.as_str())
@@ -475,10 +513,15 @@ macro_rules! impl_store_with_contracts {
                 .bind(received_at)
                 .bind(handling_starts_at)
                 .bind(submitted_by)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
-            row.try_into()
+            let stored: $crate::domain::inquiry::Inquiry = row.try_into()?;
+            // The acknowledgement goes out in the same transaction.
+            let (subject, body) = $crate::domain::inquiry::acknowledgement(&stored);
+            queue_inquiry_mail(&mut *tx, &stored, "inquiry_ack", &subject, &body, received_at).await?;
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(stored)
         }
 
         async fn get_inquiry(&self, id: i64) -> $crate::error::Result<Option<$crate::domain::inquiry::Inquiry>> {
@@ -536,20 +579,30 @@ macro_rules! impl_store_with_contracts {
         async fn answer_inquiry(
             &self,
             id: i64,
+            answer: Option<&str>,
             now: chrono::DateTime<chrono::Utc>,
         ) -> $crate::error::Result<Option<$crate::domain::inquiry::Inquiry>> {
             use $crate::store::contracts::*;
             let sql = format!(
                 "UPDATE inquiries SET status = 'answered', answered_at = $1 WHERE id = $2 AND status = 'open' RETURNING {INQUIRY_COLUMNS}"
             );
+            let mut tx = self.begin_write().await?;
             let row: Option<InquiryRow> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
             match row {
-                Some(row) => Ok(Some(row.try_into()?)),
+                Some(row) => {
+                    let answered: $crate::domain::inquiry::Inquiry = row.try_into()?;
+                    if let Some(answer) = answer {
+                        let (subject, body) = $crate::domain::inquiry::answer_mail(&answered, answer);
+                        queue_inquiry_mail(&mut *tx, &answered, "inquiry_answer", &subject, &body, now).await?;
+                    }
+                    tx.commit().await.map_err($crate::store::db_error)?;
+                    Ok(Some(answered))
+                }
                 None => match self.get_inquiry(id).await? {
                     Some(_) => Err($crate::error::Error::FailedPrecondition {
                         reason: "ALREADY_ANSWERED",

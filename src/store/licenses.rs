@@ -65,12 +65,60 @@ pub struct OutboxMessage {
     pub due_on: NaiveDate,
     /// The key it announces.
     pub license_key_id: Option<String>,
+    /// The inquiry it acknowledges or answers.
+    pub inquiry_id: Option<i64>,
     /// `pending`, `sent` or `failed`.
     pub status: String,
+    /// Sending attempts so far.
+    pub attempts: i64,
+    /// When it may next be tried.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The last sending error.
+    pub last_error: Option<String>,
+    /// The Message-ID it was sent with.
+    pub message_id: Option<String>,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When it was sent.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
-pub(crate) const OUTBOX_COLUMNS: &str =
-    "id, kind, recipient, subject, body, due_on, license_key_id, status";
+pub(crate) const OUTBOX_COLUMNS: &str = "id, kind, recipient, subject, body, due_on, license_key_id, inquiry_id, status, attempts, next_attempt_at, last_error, message_id, created_at, sent_at";
+
+/// Which outbox messages to list.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxQuery {
+    /// Only this status (`pending`, `sent`, `failed`).
+    pub status: Option<String>,
+    /// Only messages still unsent whose due date is before this date.
+    pub overdue_on: Option<NaiveDate>,
+    /// Start after this id.
+    pub after_id: Option<i64>,
+    /// Most rows.
+    pub limit: i64,
+}
+
+/// How one sending attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Sent, with this Message-ID.
+    Sent {
+        /// The Message-ID header.
+        message_id: String,
+    },
+    /// Failed; try again at `next_attempt_at`.
+    Retry {
+        /// What went wrong.
+        error: String,
+        /// When to try again.
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Failed for good: left for staff.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
@@ -303,8 +351,8 @@ macro_rules! impl_license_helpers {
                     .try_into()?;
                 let (subject, body) = key_notice(&contract.customer_name, &key, delivery_on);
                 sqlx::query(
-                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at) \
-                     VALUES ('license_key', $1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at, next_attempt_at) \
+                     VALUES ('license_key', $1, $2, $3, $4, $5, $6, $6)",
                 )
                 .bind(&contract.contact_email)
                 .bind(subject)
@@ -674,14 +722,126 @@ macro_rules! impl_store_with_licenses {
             rows.into_iter().map(TryInto::try_into).collect()
         }
 
-        async fn list_outbox(&self, limit: i64) -> $crate::error::Result<Vec<$crate::store::licenses::OutboxMessage>> {
+        async fn list_outbox(
+            &self,
+            query: &$crate::store::licenses::OutboxQuery,
+        ) -> $crate::error::Result<Vec<$crate::store::licenses::OutboxMessage>> {
+            use $crate::store::contracts::{push_clause, Param};
             use $crate::store::licenses::*;
-            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id LIMIT $1");
+            let mut sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox");
+            let mut params = Vec::new();
+            if let Some(status) = &query.status {
+                push_clause(&mut sql, &mut params, "status = ?1", vec![Param::Text(status.clone())]);
+            }
+            if let Some(on) = query.overdue_on {
+                push_clause(&mut sql, &mut params, "status <> 'sent' AND due_on < ?1", vec![Param::Date(on)]);
+            }
+            if let Some(after) = query.after_id {
+                push_clause(&mut sql, &mut params, "id > ?1", vec![Param::Int(after)]);
+            }
+            params.push(Param::Int(query.limit));
+            sql.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
+            let mut statement = sqlx::query_as::<_, OutboxMessage>(&sql);
+            for param in params {
+                statement = match param {
+                    Param::Text(v) => statement.bind(v),
+                    Param::Date(v) => statement.bind(v),
+                    Param::Time(v) => statement.bind(v),
+                    Param::Int(v) => statement.bind(v),
+                };
+            }
+            statement.fetch_all(&self.pool).await.map_err($crate::store::db_error)
+        }
+
+        async fn get_outbox(&self, id: i64) -> $crate::error::Result<Option<$crate::store::licenses::OutboxMessage>> {
+            use $crate::store::licenses::*;
+            let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
+            sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await.map_err($crate::store::db_error)
+        }
+
+        async fn claim_outbox(
+            &self,
+            now: chrono::DateTime<chrono::Utc>,
+            lease_until: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<Option<$crate::store::licenses::OutboxMessage>> {
+            use $crate::store::licenses::*;
+            // One message per claim; on PostgreSQL, replicas skip the rows
+            // another replica holds, so no message is sent twice at once.
+            let sql = format!(
+                "UPDATE outbox SET claimed_until = $1 WHERE id = (\
+                 SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+                 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY due_on, id LIMIT 1{}) \
+                 RETURNING {OUTBOX_COLUMNS}",
+                Self::SKIP_LOCKED
+            );
             sqlx::query_as(&sql)
-                .bind(limit)
-                .fetch_all(&self.pool)
+                .bind(lease_until)
+                .bind(now)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err($crate::store::db_error)
+        }
+
+        async fn finish_outbox(
+            &self,
+            id: i64,
+            delivery: &$crate::store::licenses::Delivery,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<()> {
+            use $crate::store::licenses::Delivery;
+            let query = match delivery {
+                Delivery::Sent { message_id } => sqlx::query(
+                    "UPDATE outbox SET status = 'sent', sent_at = $1, message_id = $2, attempts = attempts + 1, \
+                     claimed_until = NULL, last_error = NULL WHERE id = $3",
+                )
+                .bind(now)
+                .bind(message_id.clone())
+                .bind(id),
+                Delivery::Retry { error, next_attempt_at } => sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, claimed_until = NULL WHERE id = $3",
+                )
+                .bind(error.clone())
+                .bind(*next_attempt_at)
+                .bind(id),
+                Delivery::Failed { error } => sqlx::query(
+                    "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $1, claimed_until = NULL WHERE id = $2",
+                )
+                .bind(error.clone())
+                .bind(id),
+            };
+            query.execute(&self.pool).await.map_err($crate::store::db_error)?;
+            Ok(())
+        }
+
+        async fn retry_outbox(
+            &self,
+            id: i64,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<$crate::store::licenses::OutboxMessage> {
+            use $crate::store::licenses::*;
+            let sql = format!(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = NULL \
+                 WHERE id = $2 AND status <> 'sent' RETURNING {OUTBOX_COLUMNS}"
+            );
+            let row: Option<OutboxMessage> = sqlx::query_as(&sql)
+                .bind(now)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::store::db_error)?;
+            match row {
+                Some(row) => Ok(row),
+                None => match self.get_outbox(id).await? {
+                    Some(_) => Err($crate::error::Error::FailedPrecondition {
+                        reason: "ALREADY_SENT",
+                        message: format!("outbox message {id} was already sent"),
+                    }),
+                    None => Err($crate::error::Error::NotFound {
+                        reason: "OUTBOX_MESSAGE_NOT_FOUND",
+                        message: format!("there is no outbox message {id}"),
+                    }),
+                },
+            }
         }
         }
     };

@@ -150,7 +150,14 @@ pub trait Store: Send + Sync + 'static {
     async fn list_inquiries(&self, query: &contracts::InquiryQuery) -> Result<Vec<Inquiry>>;
     /// Marks an open inquiry answered; `None` when there is no such
     /// inquiry, FAILED_PRECONDITION when it is answered already.
-    async fn answer_inquiry(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Inquiry>>;
+    /// With `answer`, the answer's e-mail to the reply-to address is queued
+    /// in the same transaction.
+    async fn answer_inquiry(
+        &self,
+        id: i64,
+        answer: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Inquiry>>;
 
     /// The contract a license is under.
     async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>>;
@@ -206,8 +213,29 @@ pub trait Store: Send + Sync + 'static {
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
     /// Every key of a license, in sequence order.
     async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>>;
-    /// The outbox, oldest first.
-    async fn list_outbox(&self, limit: i64) -> Result<Vec<licenses::OutboxMessage>>;
+    /// Outbox messages, oldest first.
+    async fn list_outbox(
+        &self,
+        query: &licenses::OutboxQuery,
+    ) -> Result<Vec<licenses::OutboxMessage>>;
+    /// One outbox message.
+    async fn get_outbox(&self, id: i64) -> Result<Option<licenses::OutboxMessage>>;
+    /// Claims the next message due for sending until `lease_until`; no
+    /// other worker (or replica) gets it meanwhile.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<licenses::OutboxMessage>>;
+    /// Records how a sending attempt ended.
+    async fn finish_outbox(
+        &self,
+        id: i64,
+        delivery: &licenses::Delivery,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Puts a failed (or pending) message back in line now.
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<licenses::OutboxMessage>;
 
     /// The business calendar as staff have set it.
     async fn load_calendar(&self) -> Result<Calendar> {

@@ -43,6 +43,9 @@ impl PostgresStore {
         self.pool.begin().await.map_err(db_error)
     }
 
+    /// How a claim skips rows another transaction holds.
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -59,6 +59,9 @@ impl SqliteStore {
             .map_err(db_error)
     }
 
+    /// How a claim skips rows another transaction holds.
+    const SKIP_LOCKED: &'static str = "";
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

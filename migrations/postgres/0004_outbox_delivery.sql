@@ -1,0 +1,9 @@
+-- Delivery state of the outbox: when a message may next be tried, who holds
+-- it while sending, the last error, and the Message-ID it was sent with.
+ALTER TABLE outbox ADD COLUMN next_attempt_at TIMESTAMPTZ;
+ALTER TABLE outbox ADD COLUMN claimed_until TIMESTAMPTZ;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN message_id TEXT;
+ALTER TABLE outbox ADD COLUMN inquiry_id BIGINT REFERENCES inquiries (id);
+UPDATE outbox SET next_attempt_at = created_at WHERE next_attempt_at IS NULL;
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at, id);

@@ -1,0 +1,143 @@
+//! `neo-support outbox` commands.
+
+use clap::{Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+use super::{Failure, Output, list, rfc3339, text_or_null};
+use crate::client::SupportClient;
+use crate::grpc::pb;
+
+/// `outbox` commands.
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List outbox messages, oldest first.
+    List {
+        /// Only this status.
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Only messages still unsent after their due date.
+        #[arg(long)]
+        overdue: bool,
+        /// Messages per page (1-100).
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        /// The next_page_token of the previous page.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// One message, with its body.
+    Show {
+        /// The message id.
+        id: i64,
+    },
+    /// Put a failed message back in line for sending now.
+    Retry {
+        /// The message id.
+        id: i64,
+    },
+}
+
+/// Outbox statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    /// Waiting to be sent (or retried).
+    Pending,
+    /// Sent.
+    Sent,
+    /// Given up on: for staff.
+    Failed,
+}
+
+fn message_json(m: &pb::OutboxMessage) -> Value {
+    json!({
+        "id": m.id,
+        "kind": m.kind,
+        "recipient": m.recipient,
+        "subject": m.subject,
+        "body": m.body,
+        "due_on": m.due_on,
+        "status": m.status,
+        "overdue": m.overdue,
+        "attempts": m.attempts,
+        "next_attempt_at": rfc3339(m.next_attempt_at.as_ref()),
+        "last_error": text_or_null(&m.last_error),
+        "message_id": text_or_null(&m.message_id),
+        "created_at": rfc3339(m.created_at.as_ref()),
+        "sent_at": rfc3339(m.sent_at.as_ref()),
+        "license_key_id": text_or_null(&m.license_key_id),
+        "inquiry_id": if m.inquiry_id == 0 { Value::Null } else { m.inquiry_id.into() },
+    })
+}
+
+fn message_text(m: &pb::OutboxMessage) -> String {
+    let overdue = if m.overdue { "\tOVERDUE" } else { "" };
+    format!(
+        "{}\t{}\t{}\tdue {}\t{}\t{}{overdue}\n",
+        m.id, m.status, m.kind, m.due_on, m.recipient, m.subject
+    )
+}
+
+/// Runs an `outbox` command.
+pub(crate) async fn outbox(
+    client: &mut SupportClient,
+    command: &OutboxCommand,
+) -> Result<Output, Failure> {
+    Ok(match command {
+        OutboxCommand::List {
+            status,
+            overdue,
+            page_size,
+            page_token,
+        } => {
+            let status = match status {
+                None => "",
+                Some(StatusArg::Pending) => "pending",
+                Some(StatusArg::Sent) => "sent",
+                Some(StatusArg::Failed) => "failed",
+            };
+            let r = client
+                .list_outbox_messages(pb::ListOutboxMessagesRequest {
+                    status: status.into(),
+                    overdue: *overdue,
+                    page_size: *page_size,
+                    page_token: page_token.clone(),
+                })
+                .await?
+                .into_inner();
+            let page = list(&r.messages, message_json, message_text);
+            let mut text = page.text;
+            if !r.next_page_token.is_empty() {
+                text.push_str(&format!("(more: --page-token {})\n", r.next_page_token));
+            }
+            Output {
+                json: json!({"messages": page.json, "next_page_token": text_or_null(&r.next_page_token)}),
+                text,
+            }
+        }
+        OutboxCommand::Show { id } => {
+            let m = client
+                .get_outbox_message(pb::GetOutboxMessageRequest { id: *id })
+                .await?
+                .into_inner()
+                .message
+                .unwrap_or_default();
+            let text = format!("{}\n{}", message_text(&m), m.body);
+            Output {
+                json: message_json(&m),
+                text,
+            }
+        }
+        OutboxCommand::Retry { id } => {
+            let m = client
+                .retry_outbox_message(pb::RetryOutboxMessageRequest { id: *id })
+                .await?
+                .into_inner()
+                .message
+                .unwrap_or_default();
+            Output {
+                json: message_json(&m),
+                text: message_text(&m),
+            }
+        }
+    })
+}

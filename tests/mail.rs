@@ -1,0 +1,449 @@
+//! E-mail over SMTP with a real SMTP server on a port (aiosmtpd from PyPI,
+//! writing what it receives into a Maildir): license-key notices, inquiry
+//! acknowledgements and answers arrive with the right recipient, decoded
+//! Japanese subject and body; a server that is down, then up, gets the mail
+//! after a retry; a message that keeps failing is left for staff.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{TestServer, first_year, jst_at, new_contract, on_each_backend};
+use neo_support::grpc::pb;
+use neo_support::mail::{Mailer, SmtpSettings, WorkerSettings, deliver_one};
+use neo_support::store::licenses::OutboxQuery;
+
+/// aiosmtpd on a port, storing mail in a Maildir.
+struct SmtpServer {
+    child: Child,
+    maildir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Starts it on `port`; `None` (with a note) where aiosmtpd is not
+    /// installed, except under CI, which must have it.
+    fn start(port: u16) -> Option<Self> {
+        let available = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !available {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must install aiosmtpd (pip install aiosmtpd)"
+            );
+            eprintln!("aiosmtpd is not installed (pip install aiosmtpd): skipping the SMTP test");
+            return None;
+        }
+        let maildir = tempfile::tempdir().unwrap();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(maildir.path().join("mail"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd");
+        let server = Self { child, maildir };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(server);
+        panic!("aiosmtpd did not start on port {port}");
+    }
+
+    /// The raw messages received so far.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let new = self.maildir.path().join("mail").join("new");
+        let mut files: Vec<_> = std::fs::read_dir(new)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mailer(port: u16) -> Mailer {
+    Mailer::new(&SmtpSettings {
+        url: format!("smtp://127.0.0.1:{port}?tls=none"),
+        password: None,
+        from: "desknet's NEO サポート <support@example.co.jp>".into(),
+    })
+    .unwrap()
+}
+
+/// A received mail: (To, decoded Subject, Message-ID, decoded body).
+fn parse(raw: &[u8]) -> (String, String, String, String) {
+    use mailparse::MailHeaderMap;
+    let mail = mailparse::parse_mail(raw).unwrap();
+    let header = |name: &str| mail.headers.get_first_value(name).unwrap_or_default();
+    (
+        header("To"),
+        header("Subject"),
+        header("Message-ID"),
+        mail.get_body().unwrap(),
+    )
+}
+
+async fn deliver_all(server: &TestServer, mailer: &Mailer, settings: &WorkerSettings) -> usize {
+    let mut sent = 0;
+    while deliver_one(
+        server.store.as_ref(),
+        mailer,
+        server.clock.as_ref(),
+        settings,
+    )
+    .await
+    .unwrap()
+    {
+        sent += 1;
+    }
+    sent
+}
+
+#[tokio::test]
+async fn key_notices_and_inquiry_mail_arrive_with_decoded_japanese() {
+    let port = free_port();
+    let Some(smtp) = SmtpServer::start(port) else {
+        return;
+    };
+    on_each_backend(async |server| {
+        let before = smtp.messages().len();
+        let mut staff = server.staff().await;
+        staff
+            .create_contract(new_contract("M", "LIC-M", 10, false))
+            .await
+            .unwrap();
+        staff
+            .record_order(first_year("M", "2026-10-20", "2026-10-20"))
+            .await
+            .unwrap();
+        let mut licenses = server.licenses(Some(&server.staff_token)).await;
+        licenses
+            .issue_first_key(pb::IssueFirstKeyRequest {
+                license_id: "LIC-M".into(),
+                fingerprint: "srv-mail-0001.example".into(),
+            })
+            .await
+            .unwrap();
+        let moved = licenses
+            .request_reissue(pb::RequestReissueRequest {
+                license_id: "LIC-M".into(),
+                fingerprint: "srv-mail-0002.example".into(),
+                request_id: "mail-1".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let inquiry = staff
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                contract_id: "M".into(),
+                product: pb::Product::BackupServer.into(),
+                category: pb::InquiryCategory::Defect.into(),
+                subject: "バックアップが止まる".into(),
+                body: "昨夜から止まります。".into(),
+                reply_to: "tanaka@example.co.jp".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        staff
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: inquiry.id,
+                answer: "パッチ 1.2.3 を適用してください。".into(),
+            })
+            .await
+            .unwrap();
+
+        let sent = deliver_all(server, &mailer(port), &WorkerSettings::default()).await;
+        assert_eq!(
+            sent, 4,
+            "first key, reissue, acknowledgement, answer on {}",
+            server.label
+        );
+        let received: Vec<_> = smtp.messages()[before..]
+            .iter()
+            .map(|raw| parse(raw))
+            .collect();
+        assert_eq!(received.len(), 4, "{}", server.label);
+
+        let (to, subject, message_id, body) = received
+            .iter()
+            .find(|m| m.1.contains("再発行"))
+            .expect("the reissue notice");
+        assert_eq!(to, "it-admin@example.co.jp");
+        assert!(subject.contains("LIC-M"), "{subject}");
+        assert!(
+            message_id.starts_with("<neo-support.outbox."),
+            "{message_id}"
+        );
+        for part in [
+            "srv-mail-0002.example",
+            moved.key_id.as_str(),
+            moved.delivery_on.as_str(),
+            "key verify",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+        let (to, subject, _, body) = received
+            .iter()
+            .find(|m| m.1.contains("受け付けました"))
+            .expect("the acknowledgement");
+        assert_eq!(to, "tanaka@example.co.jp");
+        assert!(subject.contains(&inquiry.id.to_string()));
+        assert!(
+            body.contains("午前9:00〜12:00") && body.contains("電子メール"),
+            "{body}"
+        );
+        let (_, _, _, body) = received
+            .iter()
+            .find(|m| m.1.contains("回答"))
+            .expect("the answer");
+        assert!(body.contains("パッチ 1.2.3 を適用してください。"), "{body}");
+
+        let outbox = server
+            .store
+            .list_outbox(&OutboxQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            outbox
+                .iter()
+                .all(|m| m.status == "sent" && m.message_id.is_some()),
+            "{outbox:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_then_up_gets_the_mail_after_a_retry() {
+    on_each_backend(async |server| {
+        let port = free_port();
+        let mut staff = server.staff().await;
+        staff
+            .create_contract(new_contract("D", "LIC-D", 10, false))
+            .await
+            .unwrap();
+        staff
+            .record_order(first_year("D", "2026-10-20", "2026-10-20"))
+            .await
+            .unwrap();
+        server
+            .licenses(Some(&server.staff_token))
+            .await
+            .issue_first_key(pb::IssueFirstKeyRequest {
+                license_id: "LIC-D".into(),
+                fingerprint: "srv-down-0001.example".into(),
+            })
+            .await
+            .unwrap();
+        let settings = WorkerSettings {
+            retry_base: Duration::from_secs(60),
+            max_attempts: 3,
+            ..WorkerSettings::default()
+        };
+        let mailer = mailer(port);
+
+        // Down: the attempt fails and is scheduled a minute later.
+        assert!(
+            deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings
+            )
+            .await
+            .unwrap()
+        );
+        let queued = &server
+            .store
+            .list_outbox(&OutboxQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()[0];
+        assert_eq!(
+            (queued.status.as_str(), queued.attempts),
+            ("pending", 1),
+            "{}",
+            server.label
+        );
+        assert!(queued.last_error.is_some());
+        assert_eq!(queued.next_attempt_at, Some(jst_at(2026, 11, 25, 10, 1, 0)));
+        // Not due yet: nothing is tried.
+        assert!(
+            !deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings
+            )
+            .await
+            .unwrap()
+        );
+
+        // Up, and a minute later: delivered.
+        let Some(smtp) = SmtpServer::start(port) else {
+            return;
+        };
+        server.clock.set(jst_at(2026, 11, 25, 10, 1, 0));
+        assert!(
+            deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(smtp.messages().len(), 1, "{}", server.label);
+        let sent = &server
+            .store
+            .list_outbox(&OutboxQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()[0];
+        assert_eq!((sent.status.as_str(), sent.attempts), ("sent", 2));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_left_for_staff_who_can_retry_it() {
+    on_each_backend(async |server| {
+        let port = free_port();
+        let mut staff = server.staff().await;
+        staff
+            .create_contract(new_contract("F", "LIC-F", 10, false))
+            .await
+            .unwrap();
+        server
+            .licenses(Some(&server.staff_token))
+            .await
+            .issue_first_key(pb::IssueFirstKeyRequest {
+                license_id: "LIC-F".into(),
+                fingerprint: "srv-fail-0001.example".into(),
+            })
+            .await
+            .unwrap();
+        let settings = WorkerSettings {
+            retry_base: Duration::from_secs(1),
+            max_attempts: 2,
+            ..WorkerSettings::default()
+        };
+        let mailer = mailer(port);
+        for minute in 1..=2 {
+            deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings,
+            )
+            .await
+            .unwrap();
+            server.clock.set(jst_at(2026, 11, 25, 10, minute, 0));
+        }
+        let failed = staff
+            .list_outbox_messages(pb::ListOutboxMessagesRequest {
+                status: "failed".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .messages;
+        assert_eq!(failed.len(), 1, "{}", server.label);
+        assert_eq!(failed[0].attempts, 2);
+        assert!(
+            !deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings
+            )
+            .await
+            .unwrap(),
+            "failed mail is not retried by itself"
+        );
+        // Unsent after its due date: overdue.
+        server.clock.set(jst_at(2026, 11, 26, 10, 0, 0));
+        let overdue = staff
+            .list_outbox_messages(pb::ListOutboxMessagesRequest {
+                overdue: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .messages;
+        assert!(overdue.len() == 1 && overdue[0].overdue, "{}", server.label);
+        let retried = staff
+            .retry_outbox_message(pb::RetryOutboxMessageRequest { id: failed[0].id })
+            .await
+            .unwrap()
+            .into_inner()
+            .message
+            .unwrap();
+        assert_eq!((retried.status.as_str(), retried.attempts), ("pending", 0));
+        let Some(smtp) = SmtpServer::start(port) else {
+            return;
+        };
+        assert!(
+            deliver_one(
+                server.store.as_ref(),
+                &mailer,
+                server.clock.as_ref(),
+                &settings
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(smtp.messages().len(), 1);
+        let again = staff
+            .retry_outbox_message(pb::RetryOutboxMessageRequest { id: failed[0].id })
+            .await
+            .unwrap_err();
+        assert_eq!(common::reason(&again), "ALREADY_SENT");
+    })
+    .await;
+}
