@@ -53,6 +53,16 @@ pub enum Command {
     /// Manage the signing keys in the keys directory.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a consistent copy of a SQLite database while the server runs
+    /// (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 /// Where the signing keys are.
@@ -240,6 +250,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => run_serve(args).await,
         Command::Token(command) => run_token(command).await,
         Command::Keys(command) => run_keys(command),
+        Command::Backup { to, database } => {
+            let store = database.connect().await?;
+            store.backup_to(&to).await?;
+            eprintln!("backed up to {}", to.display());
+            Ok(())
+        }
     }
 }
 

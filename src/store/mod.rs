@@ -237,6 +237,20 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a failed (or pending) message back in line now.
     async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<licenses::OutboxMessage>;
 
+    /// Writes a consistent copy of the database to `path` while it is in
+    /// use (SQLite's `VACUUM INTO`); PostgreSQL is backed up with
+    /// `pg_dump` instead.
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        let _ = path;
+        Err(Error::FailedPrecondition {
+            reason: "BACKUP_NOT_SUPPORTED",
+            message: format!(
+                "{} databases are backed up with their own tools (pg_dump)",
+                self.backend()
+            ),
+        })
+    }
+
     /// The business calendar as staff have set it.
     async fn load_calendar(&self) -> Result<Calendar> {
         let closures = self.list_closures().await?;

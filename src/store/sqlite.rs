@@ -70,4 +70,23 @@ impl SqliteStore {
 
 impl_license_helpers!(SqliteStore, sqlx::Sqlite);
 
-impl_common_store!(SqliteStore, "sqlite", {});
+impl_common_store!(SqliteStore, "sqlite", {
+    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        if path.exists() {
+            return Err(Error::invalid(
+                "to",
+                format!("{} exists already; choose a new file", path.display()),
+            ));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
+        // VACUUM INTO takes a consistent snapshot while others read and write.
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+});
