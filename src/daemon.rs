@@ -46,7 +46,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve gRPC until SIGINT or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage access tokens directly in the database (for bootstrapping).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -172,6 +172,9 @@ pub struct ServeArgs {
     /// wait for staff review.
     #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
     pub reissues_before_review: u32,
+    /// Serve Prometheus metrics on this address (off when not given).
+    #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The SMTP server for the outbox: `smtp://[USER@]HOST[:PORT]`
     /// (STARTTLS when offered), `smtps://[USER@]HOST[:PORT]`, or
     /// `smtp://HOST:PORT?tls=none` for a local relay. Without it, mail stays
@@ -247,7 +250,7 @@ pub fn init_tracing(format: LogFormat) {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => run_serve(args).await,
+        Command::Serve(args) => run_serve(*args).await,
         Command::Token(command) => run_token(command).await,
         Command::Keys(command) => run_keys(command),
         Command::Backup { to, database } => {
@@ -296,6 +299,19 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let options = ServeOptions {
         tls,
         health_interval: Duration::from_secs(args.health_interval_secs.max(1)),
+    };
+    let gauges = match args.metrics_listen {
+        Some(address) => {
+            crate::telemetry::install_prometheus(address)
+                .map_err(|message| Error::invalid("metrics_listen", message))?;
+            tracing::info!(%address, "Prometheus metrics listening");
+            Some(tokio::spawn(crate::telemetry::refresh_gauges(
+                state.store.clone(),
+                state.clock.clone(),
+                Duration::from_secs(10),
+            )))
+        }
+        None => None,
     };
     let (worker_stop, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = match &args.smtp_url {
@@ -352,6 +368,9 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         Ok(Ok(result)) => result?,
         Ok(Err(join)) => return Err(Error::internal(join)),
         Err(_) => tracing::warn!("grace period over: calls still in flight were cut off"),
+    }
+    if let Some(gauges) = gauges {
+        gauges.abort();
     }
     if let Some(worker) = worker {
         let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;

@@ -29,5 +29,6 @@ pub mod mail;
 pub mod server;
 pub mod signer;
 pub mod store;
+pub mod telemetry;
 
 pub use error::{Error, Result};

@@ -97,7 +97,7 @@ pub async fn serve(
     let support = SupportServiceServer::new(SupportApi::new(state))
         .max_decoding_message_size(MAX_REQUEST_BYTES);
 
-    let mut builder = Server::builder();
+    let mut builder = Server::builder().layer(crate::telemetry::CallLogLayer);
     if let Some(tls) = &options.tls {
         let identity = Identity::from_pem(&tls.cert_pem, &tls.key_pem);
         builder = builder

@@ -695,3 +695,151 @@ fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
         "stable"
     );
 }
+
+/// GET a plain-HTTP path and return the body.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let metrics_address = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let daemon = Daemon::start_with(
+        &database_url,
+        &dir.path().join("keys"),
+        &["--metrics-listen", &metrics_address],
+    );
+    let server = format!("http://{}", daemon.address);
+    let call = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.as_str(),
+            "--token",
+            token.as_str(),
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+    assert!(call(&["calendar", "day", "2026-11-23"]).status.success());
+    assert_eq!(
+        call(&["calendar", "day", "2026-02-30"]).status.code(),
+        Some(1)
+    );
+    let today = chrono::Utc::now()
+        .with_timezone(&neo_support::domain::dates::jst())
+        .date_naive();
+    let received = (today - chrono::Days::new(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    call(&[
+        "contract",
+        "create",
+        "--id",
+        "MET",
+        "--customer",
+        "計測",
+        "--contact",
+        "it@example.co.jp",
+        "--license-id",
+        "BS-MET",
+        "--seats",
+        "1",
+    ]);
+    call(&[
+        "order",
+        "record",
+        "--contract",
+        "MET",
+        "--kind",
+        "first-year",
+        "--received-on",
+        &received,
+        "--purchased-on",
+        &received,
+    ]);
+    call(&[
+        "key",
+        "issue",
+        "--license",
+        "BS-MET",
+        "--fingerprint",
+        "srv-metrics-0001.example",
+    ]);
+    let moved = call(&[
+        "reissue",
+        "request",
+        "--license",
+        "BS-MET",
+        "--fingerprint",
+        "srv-metrics-0002.example",
+    ]);
+    assert!(moved.status.success());
+    let key = json_of(&moved)["key"].as_str().unwrap().to_owned();
+
+    let metrics = http_get(&metrics_address, "/metrics");
+    assert!(metrics.contains("200 OK"), "{metrics}");
+    for expected in [
+        r#"neo_support_calls_total{rpc="GetCalendarDay",code="OK"} 1"#,
+        r#"neo_support_calls_total{rpc="GetCalendarDay",code="INVALID_ARGUMENT"} 1"#,
+        r#"neo_support_reissues_total{outcome="issued"} 1"#,
+        "neo_support_call_duration_seconds_bucket{rpc=\"RequestReissue\"",
+        "neo_support_outbox_unsent",
+        "neo_support_review_queue{state=\"pending\"}",
+        "neo_support_db_pool_in_use",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in\n{metrics}");
+    }
+
+    let (status, log) = daemon.terminate();
+    assert!(status.success());
+    let calls: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|entry| entry["fields"]["message"] == "call")
+        .collect();
+    let day_calls: Vec<_> = calls
+        .iter()
+        .filter(|c| c["fields"]["method"] == "/neo.support.v1.SupportService/GetCalendarDay")
+        .collect();
+    assert_eq!(day_calls.len(), 2, "{log}");
+    assert!(
+        day_calls
+            .iter()
+            .any(|c| c["fields"]["code"] == "INVALID_ARGUMENT")
+    );
+    assert!(
+        day_calls.iter().all(
+            |c| c["fields"]["request_id"].is_string() && c["fields"]["duration_ms"].is_number()
+        )
+    );
+    assert!(!log.contains(&token[4..]), "no token in the log");
+    assert!(!log.contains(&key[10..60]), "no key in the log");
+}

@@ -178,6 +178,7 @@ impl LicenseApi {
             .request_reissue(&input, self.state.keyring.as_ref())
             .await?;
         tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
+        crate::telemetry::count_reissue(record.status.as_str());
         let reissue = reissue_message(record, self.today());
         let (key, key_id) = match &reissue.license_key {
             Some(k) => (k.key.clone(), k.key_id.clone()),

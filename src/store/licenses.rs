@@ -98,6 +98,21 @@ pub struct OutboxQuery {
     pub limit: i64,
 }
 
+/// Figures for the metrics gauges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Reissues waiting for review.
+    pub pending_reviews: i64,
+    /// Of those, past their deadline.
+    pub overdue_reviews: i64,
+    /// Outbox messages not sent (pending or failed).
+    pub outbox_unsent: i64,
+    /// Of those, past their due date.
+    pub outbox_overdue: i64,
+    /// Age of the oldest unsent message, in seconds (0 when none).
+    pub oldest_unsent_seconds: i64,
+}
+
 /// How one sending attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -751,6 +766,34 @@ macro_rules! impl_store_with_licenses {
                 };
             }
             statement.fetch_all(&self.pool).await.map_err($crate::store::db_error)
+        }
+
+        async fn gauges(&self, now: chrono::DateTime<chrono::Utc>) -> $crate::error::Result<$crate::store::licenses::Gauges> {
+            let today = $crate::domain::dates::jst_date(now);
+            let row: (i64, i64, i64, i64, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
+                "SELECT \
+                 (SELECT COUNT(*) FROM reissue_requests WHERE status = 'pending_review'), \
+                 (SELECT COUNT(*) FROM reissue_requests WHERE status = 'pending_review' AND delivery_on < $1), \
+                 (SELECT COUNT(*) FROM outbox WHERE status <> 'sent'), \
+                 (SELECT COUNT(*) FROM outbox WHERE status <> 'sent' AND due_on < $1), \
+                 (SELECT MIN(created_at) FROM outbox WHERE status <> 'sent')",
+            )
+            .bind(today)
+            .fetch_one(&self.pool)
+            .await
+            .map_err($crate::store::db_error)?;
+            Ok($crate::store::licenses::Gauges {
+                pending_reviews: row.0,
+                overdue_reviews: row.1,
+                outbox_unsent: row.2,
+                outbox_overdue: row.3,
+                oldest_unsent_seconds: row.4.map_or(0, |oldest| (now - oldest).num_seconds().max(0)),
+            })
+        }
+
+        fn pool_in_use(&self) -> u32 {
+            let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+            self.pool.size().saturating_sub(idle)
         }
 
         async fn get_outbox(&self, id: i64) -> $crate::error::Result<Option<$crate::store::licenses::OutboxMessage>> {

@@ -234,6 +234,10 @@ pub trait Store: Send + Sync + 'static {
         delivery: &licenses::Delivery,
         now: DateTime<Utc>,
     ) -> Result<()>;
+    /// Figures for the metrics gauges.
+    async fn gauges(&self, now: DateTime<Utc>) -> Result<licenses::Gauges>;
+    /// Database connections in use now.
+    fn pool_in_use(&self) -> u32;
     /// Puts a failed (or pending) message back in line now.
     async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<licenses::OutboxMessage>;
 
