@@ -923,3 +923,58 @@ async fn many_reissues_at_once_leave_one_active_key_and_no_gaps() {
         db.drop_database().await;
     }
 }
+
+#[tokio::test]
+async fn a_license_whose_key_was_revoked_gets_a_new_key_by_reissue_but_one_without_keys_does_not() {
+    on_each_backend(async |server| {
+        let first = licensed(server, "X").await;
+        let mut licenses = server.licenses(Some(&server.staff_token)).await;
+        licenses
+            .revoke_key(pb::RevokeKeyRequest {
+                key_id: first.key_id.clone(),
+                reason: "漏えい".into(),
+            })
+            .await
+            .unwrap();
+        // Even for the same server: the revoked key is not handed out again.
+        let again = licenses
+            .request_reissue(reissue("LIC-X", OLD_SERVER, "x-1"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            again.status,
+            pb::ReissueStatus::Issued as i32,
+            "{}",
+            server.label
+        );
+        assert_ne!(again.key_id, first.key_id);
+        let keys = server.store.list_license_keys("LIC-X").await.unwrap();
+        assert_eq!(
+            keys.iter()
+                .filter(|k| k.status == neo_support::domain::license::KeyStatus::Active)
+                .count(),
+            1
+        );
+        assert_eq!(keys[1].supersedes, None, "a revoked key is not superseded");
+
+        let mut staff = server.staff().await;
+        staff
+            .create_contract(new_contract("Y", "LIC-Y", 10, false))
+            .await
+            .unwrap();
+        staff
+            .record_order(first_year("Y", "2026-10-20", "2026-10-20"))
+            .await
+            .unwrap();
+        let none = licenses
+            .request_reissue(reissue("LIC-Y", NEW_SERVER, "y-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (none.code(), reason(&none)),
+            (Code::FailedPrecondition, "NO_FIRST_KEY".into())
+        );
+    })
+    .await;
+}

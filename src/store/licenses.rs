@@ -500,13 +500,23 @@ macro_rules! impl_store_with_licenses {
                     ),
                 });
             }
-            let current = Self::active_key_in(&mut tx, &input.license_id).await?.ok_or_else(|| {
-                $crate::error::Error::FailedPrecondition {
-                    reason: "NO_ACTIVE_KEY",
-                    message: format!("license {} has no active key to move; staff issue its first key", input.license_id),
+            // A license whose keys were all revoked can still be reissued;
+            // one that never had a key needs its first key from staff.
+            let current = Self::active_key_in(&mut tx, &input.license_id).await?;
+            if current.is_none() {
+                let any: Option<String> = sqlx::query_scalar("SELECT id FROM license_keys WHERE license_id = $1 LIMIT 1")
+                    .bind(&input.license_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                if any.is_none() {
+                    return Err($crate::error::Error::FailedPrecondition {
+                        reason: "NO_FIRST_KEY",
+                        message: format!("license {} has no key yet; staff issue its first key", input.license_id),
+                    });
                 }
-            })?;
-            let (status, key) = if current.fingerprint == input.fingerprint.as_str() {
+            }
+            let (status, key) = if let Some(current) = current.filter(|k| k.fingerprint == input.fingerprint.as_str()) {
                 (ReissueStatus::Unchanged, Some(current))
             } else {
                 let since = input.received_at - chrono::Duration::days(365);
