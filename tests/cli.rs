@@ -843,3 +843,72 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
     assert!(!log.contains(&token[4..]), "no token in the log");
     assert!(!log.contains(&key[10..60]), "no key in the log");
 }
+
+#[test]
+fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let daemon = Daemon::start_with(
+        &database_url,
+        &dir.path().join("keys"),
+        &["--reissues-before-review", "1000000"],
+    );
+    let server = format!("http://{}", daemon.address);
+    let output = client(&[
+        "--server",
+        &server,
+        "--token",
+        &token,
+        "--json",
+        "bench",
+        "--rpc",
+        "all",
+        "--duration",
+        "300ms",
+        "--connections",
+        "2",
+        "--concurrency",
+        "4",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = json_of(&output);
+    for rpc in ["health", "verify-key", "reissue", "delivery"] {
+        let f = &figures[rpc];
+        assert!(
+            f["calls_per_sec"].as_f64().unwrap() > 0.0,
+            "{rpc}: {figures}"
+        );
+        assert_eq!(f["errors"], 0, "{rpc}: {figures}");
+        for field in ["p50_ms", "p90_ms", "p99_ms", "p999_ms"] {
+            assert!(f[field].is_number(), "{rpc}.{field}");
+        }
+        assert!(f["p50_ms"].as_f64() <= f["p99_ms"].as_f64());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bench: created contract"),
+        "it says what it created: {stderr}"
+    );
+    assert_eq!(
+        client(&["bench", "--duration", "forever"]).status.code(),
+        Some(2)
+    );
+    daemon.terminate();
+}

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 
+mod bench;
 mod contracts;
 mod inquiries;
 mod licenses;
@@ -85,6 +86,9 @@ pub enum Command {
     /// The e-mail outbox (staff).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Load a running server and print calls/s and latency beside the
+    /// health Check (the baseline).
+    Bench(bench::BenchArgs),
 }
 
 /// `calendar` commands.
@@ -304,6 +308,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
         }
         Command::Fingerprint => licenses::fingerprint(),
         Command::Outbox(command) => outbox::outbox(&mut connect(cli).await?, command).await,
+        Command::Bench(args) => bench::bench(cli, args).await,
     }
 }
 
