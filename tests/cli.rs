@@ -290,21 +290,7 @@ fn an_unreachable_server_is_reported_as_unavailable() {
 
 #[test]
 fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let (dir, database_url, token) = fresh_database_with_staff_token();
     let daemon = Daemon::start(&database_url, &dir.path().join("keys"));
     let server = format!("http://{}", daemon.address);
     let as_token = |token: &str, args: &[&str]| {
@@ -461,22 +447,8 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
 
 #[test]
 fn the_whole_reissue_journey_works_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let (dir, database_url, token) = fresh_database_with_staff_token();
     let keys_dir = dir.path().join("keys");
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
     let daemon = Daemon::start(&database_url, &keys_dir);
     assert!(
         daemon
@@ -696,6 +668,28 @@ fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
     );
 }
 
+/// A new SQLite database in a temporary directory and a staff token made
+/// on it with `neo-supportd token create`.
+fn fresh_database_with_staff_token() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let created = Command::new(DAEMON)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    (dir, database_url, token)
+}
+
 /// GET a plain-HTTP path and return the body.
 fn http_get(address: &str, path: &str) -> String {
     use std::io::{Read, Write};
@@ -712,21 +706,7 @@ fn http_get(address: &str, path: &str) -> String {
 
 #[test]
 fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let (dir, database_url, token) = fresh_database_with_staff_token();
     let metrics_address = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().to_string()
@@ -846,21 +826,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
 
 #[test]
 fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline() {
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let (dir, database_url, token) = fresh_database_with_staff_token();
     let daemon = Daemon::start_with(
         &database_url,
         &dir.path().join("keys"),

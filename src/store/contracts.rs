@@ -52,6 +52,29 @@ pub(crate) enum Param {
     Int(i64),
 }
 
+/// Binds run-time parameters in order.
+pub(crate) fn bind_all<'q, DB, O>(
+    mut statement: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
+    params: Vec<Param>,
+) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for param in params {
+        statement = match param {
+            Param::Text(v) => statement.bind(v),
+            Param::Date(v) => statement.bind(v),
+            Param::Time(v) => statement.bind(v),
+            Param::Int(v) => statement.bind(v),
+        };
+    }
+    statement
+}
+
 /// Appends `clause` with its parameters, numbering `$N` from `params`.
 pub(crate) fn push_clause(
     sql: &mut String,
@@ -382,15 +405,7 @@ macro_rules! impl_store_with_contracts {
             }
             params.push(Param::Int(query.limit));
             sql.push_str(&format!(" ORDER BY c.id LIMIT ${}", params.len()));
-            let mut statement = sqlx::query_as::<_, ContractRow>(&sql);
-            for param in params {
-                statement = match param {
-                    Param::Text(v) => statement.bind(v),
-                    Param::Date(v) => statement.bind(v),
-                    Param::Time(v) => statement.bind(v),
-                    Param::Int(v) => statement.bind(v),
-                };
-            }
+            let statement = bind_all(sqlx::query_as::<_, ContractRow>(&sql), params);
             let contracts: Vec<$crate::domain::contract::Contract> = statement
                 .fetch_all(&self.pool)
                 .await
@@ -558,15 +573,7 @@ macro_rules! impl_store_with_contracts {
             }
             params.push(Param::Int(query.limit));
             sql.push_str(&format!(" ORDER BY handling_starts_at, id LIMIT ${}", params.len()));
-            let mut statement = sqlx::query_as::<_, InquiryRow>(&sql);
-            for param in params {
-                statement = match param {
-                    Param::Text(v) => statement.bind(v),
-                    Param::Date(v) => statement.bind(v),
-                    Param::Time(v) => statement.bind(v),
-                    Param::Int(v) => statement.bind(v),
-                };
-            }
+            let statement = bind_all(sqlx::query_as::<_, InquiryRow>(&sql), params);
             statement
                 .fetch_all(&self.pool)
                 .await

@@ -751,7 +751,7 @@ macro_rules! impl_store_with_licenses {
             &self,
             query: &$crate::store::licenses::OutboxQuery,
         ) -> $crate::error::Result<Vec<$crate::store::licenses::OutboxMessage>> {
-            use $crate::store::contracts::{push_clause, Param};
+            use $crate::store::contracts::{bind_all, push_clause, Param};
             use $crate::store::licenses::*;
             let mut sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox");
             let mut params = Vec::new();
@@ -766,15 +766,7 @@ macro_rules! impl_store_with_licenses {
             }
             params.push(Param::Int(query.limit));
             sql.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
-            let mut statement = sqlx::query_as::<_, OutboxMessage>(&sql);
-            for param in params {
-                statement = match param {
-                    Param::Text(v) => statement.bind(v),
-                    Param::Date(v) => statement.bind(v),
-                    Param::Time(v) => statement.bind(v),
-                    Param::Int(v) => statement.bind(v),
-                };
-            }
+            let statement = bind_all(sqlx::query_as::<_, OutboxMessage>(&sql), params);
             statement.fetch_all(&self.pool).await.map_err($crate::store::db_error)
         }
 
