@@ -26,6 +26,48 @@ use crate::store::Store;
 /// made here), echoed in the response.
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// Who is calling and which request this is, for the audit trail. The
+/// call log opens it around every call; authentication fills in the
+/// token's name.
+#[derive(Debug, Default)]
+pub struct CallContext {
+    actor: Option<String>,
+    request_id: Option<String>,
+}
+
+tokio::task_local! {
+    static CALL: std::cell::RefCell<CallContext>;
+}
+
+impl CallContext {
+    /// Runs `future` inside a call with this request id.
+    pub async fn scope<F: Future>(request_id: String, future: F) -> F::Output {
+        let context = CallContext {
+            actor: None,
+            request_id: Some(request_id),
+        };
+        CALL.scope(std::cell::RefCell::new(context), future).await
+    }
+
+    /// Records the authenticated token's name for the rest of the call.
+    pub fn set_actor(name: &str) {
+        let _ = CALL.try_with(|call| call.borrow_mut().actor = Some(name.to_owned()));
+    }
+
+    /// `(actor, request id)` of the current call; outside a call, the
+    /// `neo-supportd` commands.
+    pub fn current() -> (String, Option<String>) {
+        CALL.try_with(|call| {
+            let call = call.borrow();
+            (
+                call.actor.clone().unwrap_or_else(|| "anonymous".into()),
+                call.request_id.clone(),
+            )
+        })
+        .unwrap_or_else(|_| ("neo-supportd".into(), None))
+    }
+}
+
 /// Adds [`CallLog`] to every call.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallLogLayer;
@@ -88,7 +130,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let started = Instant::now();
-            let mut result = inner.call(request).await;
+            let mut result = CallContext::scope(request_id.clone(), inner.call(request)).await;
             let elapsed = started.elapsed();
             // A refusal travels in the headers (trailers-only); a success
             // carries its status in the trailers: OK.

@@ -20,7 +20,7 @@ mod outbox;
 pub use contracts::{ContractCommand, OrderCommand, TokenCommand};
 pub use inquiries::InquiryCommand;
 pub use licenses::{KeyCommand, KeysCommand, ReissueCommand};
-pub use outbox::OutboxCommand;
+pub use outbox::{EventsCommand, OutboxCommand};
 
 use crate::client::{self, ClientOptions, ConnectError, SupportClient};
 use crate::domain::dates::{DateError, format_date, parse_supported_date};
@@ -86,6 +86,9 @@ pub enum Command {
     /// The e-mail outbox (staff).
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// The audit trail (staff).
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Load a running server and print calls/s and latency beside the
     /// health Check (the baseline).
     Bench(bench::BenchArgs),
@@ -207,7 +210,7 @@ pub struct OverrideAddArgs {
     note: String,
 }
 
-fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| {
@@ -309,6 +312,7 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
         Command::Fingerprint => licenses::fingerprint(),
         Command::Outbox(command) => outbox::outbox(&mut connect(cli).await?, command).await,
         Command::Bench(args) => bench::bench(cli, args).await,
+        Command::Events(command) => outbox::events(&mut connect(cli).await?, command).await,
     }
 }
 

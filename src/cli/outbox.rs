@@ -141,3 +141,91 @@ pub(crate) async fn outbox(
         }
     })
 }
+
+/// `events` commands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The audit trail, oldest first.
+    List {
+        /// Only this contract's events.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Only this license's events.
+        #[arg(long)]
+        license: Option<String>,
+        /// Only this kind, e.g. key.reissued.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only events at or after this instant (RFC 3339).
+        #[arg(long, value_parser = super::parse_instant)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Events per page (1-100).
+        #[arg(long, default_value_t = 50)]
+        page_size: i32,
+        /// The next_page_token of the previous page.
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+}
+
+fn event_json(e: &pb::Event) -> Value {
+    json!({
+        "id": e.id,
+        "occurred_at": rfc3339(e.occurred_at.as_ref()),
+        "actor": e.actor,
+        "request_id": text_or_null(&e.request_id),
+        "kind": e.kind,
+        "contract_id": text_or_null(&e.contract_id),
+        "license_id": text_or_null(&e.license_id),
+        "subject": e.subject,
+        "detail": e.detail,
+    })
+}
+
+fn event_text(e: &pb::Event) -> String {
+    let at = rfc3339(e.occurred_at.as_ref());
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\n",
+        e.id,
+        at.as_str().unwrap_or("-"),
+        e.actor,
+        e.kind,
+        e.subject,
+        e.detail
+    )
+}
+
+/// Runs an `events` command.
+pub(crate) async fn events(
+    client: &mut SupportClient,
+    command: &EventsCommand,
+) -> Result<Output, Failure> {
+    let EventsCommand::List {
+        contract,
+        license,
+        kind,
+        since,
+        page_size,
+        page_token,
+    } = command;
+    let r = client
+        .list_events(pb::ListEventsRequest {
+            contract_id: contract.clone().unwrap_or_default(),
+            license_id: license.clone().unwrap_or_default(),
+            kind: kind.clone().unwrap_or_default(),
+            since_at: since.map(crate::grpc::convert::timestamp),
+            page_size: *page_size,
+            page_token: page_token.clone(),
+        })
+        .await?
+        .into_inner();
+    let page = list(&r.events, event_json, event_text);
+    let mut text = page.text;
+    if !r.next_page_token.is_empty() {
+        text.push_str(&format!("(more: --page-token {})\n", r.next_page_token));
+    }
+    Ok(Output {
+        json: json!({"events": page.json, "next_page_token": text_or_null(&r.next_page_token)}),
+        text,
+    })
+}

@@ -129,6 +129,7 @@ impl AppState {
             .find_active_token(&hash_token(token))
             .await?
             .ok_or_else(invalid)?;
+        crate::telemetry::CallContext::set_actor(&record.name);
         Ok(Caller {
             token_name: record.name,
             role: record.role,

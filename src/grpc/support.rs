@@ -155,7 +155,12 @@ impl SupportApi {
             .await?
             .require_staff()?;
         let id = request.get_ref().id;
-        if !self.state.store.delete_closure(id).await? {
+        if !self
+            .state
+            .store
+            .delete_closure(id, self.state.clock.now())
+            .await?
+        {
             return Err(Error::NotFound {
                 reason: "CLOSURE_NOT_FOUND",
                 message: format!("there is no closure with id {id}"),
@@ -208,7 +213,12 @@ impl SupportApi {
             .await?
             .require_staff()?;
         let id = request.get_ref().id;
-        if !self.state.store.delete_holiday_override(id).await? {
+        if !self
+            .state
+            .store
+            .delete_holiday_override(id, self.state.clock.now())
+            .await?
+        {
             return Err(Error::NotFound {
                 reason: "OVERRIDE_NOT_FOUND",
                 message: format!("there is no holiday override with id {id}"),
@@ -392,5 +402,12 @@ impl SupportService for SupportApi {
         request: Request<RetryOutboxMessageRequest>,
     ) -> Result<Response<RetryOutboxMessageResponse>, Status> {
         answer(self.retry_outbox_message_call(request).await)
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<ListEventsRequest>,
+    ) -> Result<Response<ListEventsResponse>, Status> {
+        answer(self.list_events_call(request).await)
     }
 }

@@ -188,6 +188,7 @@ macro_rules! impl_common_store {
                     "INSERT INTO company_closures (name, start_on, end_on, start_month_day, end_month_day, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING {CLOSURE_COLUMNS}"
                 );
+                let mut tx = self.begin_write().await?;
                 let row: ClosureRow = sqlx::query_as(&sql)
                     .bind(name)
                     .bind(columns.start_on)
@@ -195,10 +196,13 @@ macro_rules! impl_common_store {
                     .bind(columns.start_month_day)
                     .bind(columns.end_month_day)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err($crate::store::db_error)?;
-                row.try_into()
+                let closure: $crate::domain::calendar::Closure = row.try_into()?;
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "closure.created", contract_id: None, license_id: None, subject: closure.id.to_string(), detail: closure.name.clone() }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(closure)
             }
 
             async fn list_closures(
@@ -213,13 +217,19 @@ macro_rules! impl_common_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn delete_closure(&self, id: i64) -> $crate::error::Result<bool> {
+            async fn delete_closure(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::error::Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM company_closures WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err($crate::store::db_error)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "closure.deleted", contract_id: None, license_id: None, subject: id.to_string(), detail: String::new() }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(true)
             }
 
             async fn create_holiday_override(
@@ -235,13 +245,14 @@ macro_rules! impl_common_store {
                     "INSERT INTO holiday_overrides (holiday_on, is_holiday, name, note, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING {OVERRIDE_COLUMNS}"
                 );
+                let mut tx = self.begin_write().await?;
                 let row: OverrideRow = sqlx::query_as(&sql)
                     .bind(date)
                     .bind(is_holiday)
                     .bind(name)
                     .bind(note)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(|error| {
                         if $crate::store::is_unique_violation(&error) {
@@ -253,7 +264,10 @@ macro_rules! impl_common_store {
                             $crate::store::db_error(error)
                         }
                     })?;
-                Ok(row.into())
+                let created: $crate::domain::calendar::HolidayOverride = row.into();
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "override.created", contract_id: None, license_id: None, subject: created.id.to_string(), detail: format!("{date} {}", if is_holiday { name } else { "not a holiday" }) }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(created)
             }
 
             async fn list_holiday_overrides(
@@ -269,13 +283,19 @@ macro_rules! impl_common_store {
                 Ok(rows.into_iter().map(Into::into).collect())
             }
 
-            async fn delete_holiday_override(&self, id: i64) -> $crate::error::Result<bool> {
+            async fn delete_holiday_override(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> $crate::error::Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query("DELETE FROM holiday_overrides WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err($crate::store::db_error)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "override.deleted", contract_id: None, license_id: None, subject: id.to_string(), detail: String::new() }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(true)
             }
 
             async fn create_token(
@@ -290,13 +310,14 @@ macro_rules! impl_common_store {
                     "INSERT INTO access_tokens (name, role, contract_id, token_hash, created_at) \
                      VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
                 );
+                let mut tx = self.begin_write().await?;
                 let row: TokenRow = sqlx::query_as(&sql)
                     .bind(name)
                     .bind(role.kind())
                     .bind(role_contract(role))
                     .bind(token_hash)
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(|error| {
                         if $crate::store::is_unique_violation(&error) {
@@ -308,7 +329,10 @@ macro_rules! impl_common_store {
                             $crate::store::db_error(error)
                         }
                     })?;
-                row.try_into()
+                let record: $crate::store::TokenRecord = row.try_into()?;
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.created", contract_id: role_contract(role), license_id: None, subject: record.id.to_string(), detail: format!("{} token {:?}", role.kind(), record.name) }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(record)
             }
 
             async fn find_active_token(
@@ -342,15 +366,21 @@ macro_rules! impl_common_store {
                 id: i64,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::error::Result<bool> {
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 )
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
-                Ok(done.rows_affected() > 0)
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.revoked", contract_id: None, license_id: None, subject: id.to_string(), detail: String::new() }, now).await?;
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(true)
             }
         });
     };

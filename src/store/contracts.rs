@@ -332,6 +332,7 @@ macro_rules! impl_store_with_contracts {
                 "INSERT INTO contracts (id, customer_name, contact_email, license_id, seats, customized, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {CONTRACT_COLUMNS}"
             );
+            let mut tx = self.begin_write().await?;
             let row: ContractRow = sqlx::query_as(&sql)
                 .bind(contract.id.as_str())
                 .bind(&contract.customer_name)
@@ -340,7 +341,7 @@ macro_rules! impl_store_with_contracts {
                 .bind(contract.seats)
                 .bind(contract.customized)
                 .bind(now)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|error| {
                     if !$crate::store::is_unique_violation(&error) {
@@ -360,7 +361,10 @@ macro_rules! impl_store_with_contracts {
                         }
                     }
                 })?;
-            Ok(row.into())
+            let created: $crate::domain::contract::Contract = row.into();
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "contract.created", contract_id: Some(&created.id), license_id: Some(&created.license_id), subject: created.id.clone(), detail: format!("{} ({} seats)", created.customer_name, created.seats) }, now).await?;
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(created)
         }
 
         async fn contract_with_orders(
@@ -501,6 +505,7 @@ macro_rules! impl_store_with_contracts {
                     .await
                     .map_err($crate::store::db_error)?;
             }
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "order.recorded", contract_id: Some(contract_id), license_id: None, subject: recorded.id.to_string(), detail: format!("{} {}", recorded.kind.as_str(), recorded.period.map(|p| format!("{} .. {}", p.start, p.end)).unwrap_or_else(|| "not covered".into())) }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(recorded)
         }
@@ -535,6 +540,7 @@ macro_rules! impl_store_with_contracts {
             // The acknowledgement goes out in the same transaction.
             let (subject, body) = $crate::domain::inquiry::acknowledgement(&stored);
             queue_inquiry_mail(&mut *tx, &stored, "inquiry_ack", &subject, &body, received_at).await?;
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "inquiry.submitted", contract_id: Some(&stored.contract_id), license_id: None, subject: stored.id.to_string(), detail: format!("{} {}", stored.product.as_str(), stored.category.as_str()) }, received_at).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(stored)
         }
@@ -607,6 +613,7 @@ macro_rules! impl_store_with_contracts {
                         let (subject, body) = $crate::domain::inquiry::answer_mail(&answered, answer);
                         queue_inquiry_mail(&mut *tx, &answered, "inquiry_answer", &subject, &body, now).await?;
                     }
+                    $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "inquiry.answered", contract_id: Some(&answered.contract_id), license_id: None, subject: answered.id.to_string(), detail: if answer.is_some() { "answer sent by e-mail".to_owned() } else { String::new() } }, now).await?;
                     tx.commit().await.map_err($crate::store::db_error)?;
                     Ok(Some(answered))
                 }

@@ -452,6 +452,7 @@ macro_rules! impl_store_with_licenses {
                 });
             }
             let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint).await?;
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "key.issued", contract_id: Some(&contract.id), license_id: Some(license_id), subject: key.id.clone(), detail: format!("first key #1 for {}", key.fingerprint) }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(key)
         }
@@ -520,11 +521,14 @@ macro_rules! impl_store_with_licenses {
                 (ReissueStatus::Unchanged, Some(current))
             } else {
                 let since = input.received_at - chrono::Duration::days(365);
+                // Counting stops at the allowance, so a license with many
+                // keys costs no more than one with few.
                 let recent: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM license_keys WHERE license_id = $1 AND sequence > 1 AND issued_at > $2",
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys WHERE license_id = $1 AND sequence > 1 AND issued_at > $2 LIMIT $3) AS recent",
                 )
                 .bind(&input.license_id)
                 .bind(since)
+                .bind(input.reissues_before_review.max(0))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
@@ -566,6 +570,12 @@ macro_rules! impl_store_with_licenses {
             let record = Self::reissue_in(&mut tx, &id)
                 .await?
                 .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"))?;
+            let (kind, detail) = match (&record.status, &record.key) {
+                (ReissueStatus::Issued, Some(key)) => ("key.reissued", format!("key {} #{} for {} (request {})", key.id, key.sequence, key.fingerprint, record.id)),
+                (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}", record.fingerprint, record.delivery_on)),
+                _ => ("reissue.unchanged", format!("already bound to {}", record.fingerprint)),
+            };
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind, contract_id: Some(&contract.id), license_id: Some(&input.license_id), subject: record.id.clone(), detail }, input.received_at).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)
         }
@@ -606,6 +616,7 @@ macro_rules! impl_store_with_licenses {
                 .await
                 .map_err($crate::store::db_error)?;
             let record = Self::reissue_in(&mut tx, id).await?.ok_or_else(|| reissue_not_found(id))?;
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "reissue.approved", contract_id: Some(&contract.id), license_id: Some(&license_id), subject: id.to_owned(), detail: format!("key {} for {}", key.id, key.fingerprint) }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)
         }
@@ -634,6 +645,7 @@ macro_rules! impl_store_with_licenses {
             if done.rows_affected() == 0 {
                 return Err(not_pending(id, record.status.as_str()));
             }
+            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "reissue.rejected", contract_id: Some(&record.contract_id), license_id: Some(&record.license_id), subject: id.to_owned(), detail: reason.to_owned() }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)
         }
@@ -702,16 +714,22 @@ macro_rules! impl_store_with_licenses {
                 "UPDATE license_keys SET status = 'revoked', revoked_at = $1, revoked_by = $2, revoke_reason = $3 \
                  WHERE id = $4 AND status <> 'revoked' RETURNING {KEY_COLUMNS}"
             );
+            let mut tx = self.begin_write().await?;
             let row: Option<KeyRow> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(revoked_by)
                 .bind(reason)
                 .bind(key_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
             match row {
-                Some(row) => row.try_into(),
+                Some(row) => {
+                    let key: $crate::domain::license::KeyRecord = row.try_into()?;
+                    $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "key.revoked", contract_id: Some(&key.contract_id), license_id: Some(&key.license_id), subject: key.id.clone(), detail: reason.to_owned() }, now).await?;
+                    tx.commit().await.map_err($crate::store::db_error)?;
+                    Ok(key)
+                }
                 None => match self.find_key(key_id).await? {
                     Some(_) => Err($crate::error::Error::FailedPrecondition {
                         reason: "KEY_ALREADY_REVOKED",
@@ -798,6 +816,35 @@ macro_rules! impl_store_with_licenses {
             self.pool.size().saturating_sub(idle)
         }
 
+        async fn list_events(
+            &self,
+            query: &$crate::store::events::EventQuery,
+        ) -> $crate::error::Result<Vec<$crate::store::events::Event>> {
+            use $crate::store::contracts::{bind_all, push_clause, Param};
+            use $crate::store::events::*;
+            let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events");
+            let mut params = Vec::new();
+            if let Some(v) = &query.contract_id {
+                push_clause(&mut sql, &mut params, "contract_id = ?1", vec![Param::Text(v.clone())]);
+            }
+            if let Some(v) = &query.license_id {
+                push_clause(&mut sql, &mut params, "license_id = ?1", vec![Param::Text(v.clone())]);
+            }
+            if let Some(v) = &query.kind {
+                push_clause(&mut sql, &mut params, "kind = ?1", vec![Param::Text(v.clone())]);
+            }
+            if let Some(v) = query.since {
+                push_clause(&mut sql, &mut params, "occurred_at >= ?1", vec![Param::Time(v)]);
+            }
+            if let Some(v) = query.after_id {
+                push_clause(&mut sql, &mut params, "id > ?1", vec![Param::Int(v)]);
+            }
+            params.push(Param::Int(query.limit));
+            sql.push_str(&format!(" ORDER BY id LIMIT ${}", params.len()));
+            let statement = bind_all(sqlx::query_as::<_, Event>(&sql), params);
+            statement.fetch_all(&self.pool).await.map_err($crate::store::db_error)
+        }
+
         async fn get_outbox(&self, id: i64) -> $crate::error::Result<Option<$crate::store::licenses::OutboxMessage>> {
             use $crate::store::licenses::*;
             let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1");
@@ -868,14 +915,19 @@ macro_rules! impl_store_with_licenses {
                 "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = NULL \
                  WHERE id = $2 AND status <> 'sent' RETURNING {OUTBOX_COLUMNS}"
             );
+            let mut tx = self.begin_write().await?;
             let row: Option<OutboxMessage> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
             match row {
-                Some(row) => Ok(row),
+                Some(row) => {
+                    $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "outbox.retried", contract_id: None, license_id: None, subject: id.to_string(), detail: row.subject.clone() }, now).await?;
+                    tx.commit().await.map_err($crate::store::db_error)?;
+                    Ok(row)
+                }
                 None => match self.get_outbox(id).await? {
                     Some(_) => Err($crate::error::Error::FailedPrecondition {
                         reason: "ALREADY_SENT",

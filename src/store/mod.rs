@@ -9,6 +9,7 @@
 
 mod common;
 pub mod contracts;
+pub mod events;
 pub mod licenses;
 pub mod postgres;
 pub mod sqlite;
@@ -83,7 +84,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every company closure, oldest first.
     async fn list_closures(&self) -> Result<Vec<Closure>>;
     /// Removes a closure; false when there was none with that id.
-    async fn delete_closure(&self, id: i64) -> Result<bool>;
+    async fn delete_closure(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
 
     /// Stores a holiday override; ALREADY_EXISTS when the date has one.
     async fn create_holiday_override(
@@ -96,7 +97,7 @@ pub trait Store: Send + Sync + 'static {
     /// Every holiday override, in date order.
     async fn list_holiday_overrides(&self) -> Result<Vec<HolidayOverride>>;
     /// Removes an override; false when there was none with that id.
-    async fn delete_holiday_override(&self, id: i64) -> Result<bool>;
+    async fn delete_holiday_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
 
     /// Stores a token's hash; ALREADY_EXISTS when a token in use has the
     /// name.
@@ -254,6 +255,9 @@ pub trait Store: Send + Sync + 'static {
             ),
         })
     }
+
+    /// One page of the audit trail, oldest first.
+    async fn list_events(&self, query: &events::EventQuery) -> Result<Vec<events::Event>>;
 
     /// The business calendar as staff have set it.
     async fn load_calendar(&self) -> Result<Calendar> {
