@@ -690,20 +690,6 @@ fn fresh_database_with_staff_token() -> (tempfile::TempDir, String, String) {
     (dir, database_url, token)
 }
 
-/// GET a plain-HTTP path and return the body.
-fn http_get(address: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
     let (dir, database_url, token) = fresh_database_with_staff_token();
@@ -784,7 +770,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
     assert!(moved.status.success());
     let key = json_of(&moved)["key"].as_str().unwrap().to_owned();
 
-    let metrics = http_get(&metrics_address, "/metrics");
+    let metrics = common::http_get(&metrics_address, "/metrics");
     assert!(metrics.contains("200 OK"), "{metrics}");
     for expected in [
         r#"neo_support_calls_total{rpc="GetCalendarDay",code="OK"} 1"#,

@@ -447,3 +447,178 @@ async fn a_message_that_keeps_failing_is_left_for_staff_who_can_retry_it() {
     })
     .await;
 }
+
+#[test]
+fn a_reissue_on_a_running_server_is_mailed_audited_counted_and_backed_up() {
+    let daemon_bin = env!("CARGO_BIN_EXE_neo-supportd");
+    let client_bin = env!("CARGO_BIN_EXE_neo-support");
+    let smtp_port = free_port();
+    let Some(smtp) = SmtpServer::start(smtp_port) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let created = Command::new(daemon_bin)
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            "ops-tanaka",
+            "--database-url",
+            &database_url,
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let metrics = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}?tls=none");
+    let daemon = common::Daemon::start_with(
+        &database_url,
+        &dir.path().join("keys"),
+        &[
+            "--smtp-url",
+            &smtp_url,
+            "--mail-from",
+            "support@example.co.jp",
+            "--metrics-listen",
+            &metrics,
+        ],
+    );
+    let server = format!("http://{}", daemon.address);
+    let call = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.as_str(),
+            "--token",
+            token.as_str(),
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        let output = Command::new(client_bin).args(&all).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let today = chrono::Utc::now()
+        .with_timezone(&neo_support::domain::dates::jst())
+        .date_naive();
+    let received = (today - chrono::Days::new(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    call(&[
+        "contract",
+        "create",
+        "--id",
+        "E2E",
+        "--customer",
+        "株式会社エンドツーエンド",
+        "--contact",
+        "admin@e2e.example.co.jp",
+        "--license-id",
+        "BS-E2E",
+        "--seats",
+        "3",
+    ]);
+    call(&[
+        "order",
+        "record",
+        "--contract",
+        "E2E",
+        "--kind",
+        "first-year",
+        "--received-on",
+        &received,
+        "--purchased-on",
+        &received,
+    ]);
+    call(&[
+        "key",
+        "issue",
+        "--license",
+        "BS-E2E",
+        "--fingerprint",
+        "srv-e2e-old-0001.example",
+    ]);
+    let moved = call(&[
+        "reissue",
+        "request",
+        "--license",
+        "BS-E2E",
+        "--fingerprint",
+        "srv-e2e-new-0002.example",
+    ]);
+    let key_id = moved["key_id"].as_str().unwrap().to_owned();
+
+    // The mail arrives at the real SMTP server.
+    let mut notice = None;
+    for _ in 0..100 {
+        notice = smtp
+            .messages()
+            .iter()
+            .map(|raw| parse(raw))
+            .find(|m| m.1.contains("再発行"));
+        if notice.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (to, subject, _, body) = notice.expect("the reissue notice arrives");
+    assert_eq!(to, "admin@e2e.example.co.jp");
+    assert!(subject.contains("BS-E2E"));
+    assert!(body.contains(&key_id) && body.contains("srv-e2e-new-0002.example"));
+
+    // The events say who did it.
+    let events = call(&[
+        "events",
+        "list",
+        "--license",
+        "BS-E2E",
+        "--kind",
+        "key.reissued",
+    ]);
+    assert_eq!(events["events"][0]["actor"], "ops-tanaka");
+    assert!(
+        events["events"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&key_id)
+    );
+
+    // The metrics show it.
+    let scraped = common::http_get(&metrics, "/metrics");
+    assert!(
+        scraped.contains(r#"neo_support_reissues_total{outcome="issued"} 1"#),
+        "{scraped}"
+    );
+
+    // A backup taken while it runs restores it.
+    let backup = dir.path().join("backup.db");
+    let status = Command::new(daemon_bin)
+        .args(["backup", "--to"])
+        .arg(&backup)
+        .args(["--database-url", &database_url])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let restored_keys = runtime.block_on(async {
+        let store = neo_support::store::connect(
+            &format!("sqlite://{}", backup.display()),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        store.list_license_keys("BS-E2E").await.unwrap()
+    });
+    assert!(restored_keys.iter().any(|k| k.id == key_id));
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}
