@@ -286,6 +286,10 @@ async fn the_same_fingerprint_returns_the_current_key_and_the_same_request_id_th
             server.label
         );
 
+        // A clock with nanoseconds: the repeated answer must still be exact.
+        server
+            .clock
+            .set(jst_at(2026, 11, 25, 10, 0, 0) + chrono::Duration::nanoseconds(123_456_789));
         let answer = licenses
             .request_reissue(reissue("LIC-I", NEW_SERVER, "req-1"))
             .await

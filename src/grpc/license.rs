@@ -158,7 +158,9 @@ impl LicenseApi {
         let fingerprint = fingerprint_field(&r.fingerprint)?;
         let request_id = request_id_field(&r.request_id)?;
         self.require_license(&caller, &r.license_id).await?;
-        let received_at = self.state.clock.now();
+        // Microseconds, as both databases keep them: the answer to a
+        // repeated request id is then exactly the first answer.
+        let received_at = chrono::SubsecRound::trunc_subsecs(self.state.clock.now(), 6);
         let calendar = self.state.store.load_calendar().await?;
         let delivery_on = calendar
             .delivery_on(received_at)

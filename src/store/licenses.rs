@@ -314,16 +314,24 @@ macro_rules! impl_license_helpers {
                 now: chrono::DateTime<chrono::Utc>,
                 delivery_on: chrono::NaiveDate,
                 mint: &dyn $crate::domain::license::Mint,
+                previous: Option<$crate::domain::license::KeyRecord>,
             ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
                 use $crate::domain::license::{key_notice, new_key_id, LicenseClaims};
                 use $crate::store::licenses::*;
-                let previous = Self::active_key_in(tx, &contract.license_id).await?;
-                let last: Option<i64> = sqlx::query_scalar("SELECT MAX(sequence) FROM license_keys WHERE license_id = $1")
-                    .bind(&contract.license_id)
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err($crate::store::db_error)?;
-                let sequence = last.unwrap_or(0) + 1;
+                // `previous` is the active key the caller read under the
+                // lock. Every key is active when issued, so the active key
+                // is the newest: its sequence is the highest.
+                let sequence = match &previous {
+                    Some(previous) => previous.sequence + 1,
+                    None => {
+                        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(sequence) FROM license_keys WHERE license_id = $1")
+                            .bind(&contract.license_id)
+                            .fetch_one(&mut **tx)
+                            .await
+                            .map_err($crate::store::db_error)?;
+                        last.unwrap_or(0) + 1
+                    }
+                };
                 let key_id = new_key_id();
                 let claims = LicenseClaims::new(
                     &key_id,
@@ -451,7 +459,7 @@ macro_rules! impl_store_with_licenses {
                     message: format!("license {license_id} already has keys; move it to a new server with a reissue"),
                 });
             }
-            let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint).await?;
+            let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint, None).await?;
             $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "key.issued", contract_id: Some(&contract.id), license_id: Some(license_id), subject: key.id.clone(), detail: format!("first key #1 for {}", key.fingerprint) }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(key)
@@ -517,8 +525,8 @@ macro_rules! impl_store_with_licenses {
                     });
                 }
             }
-            let (status, key) = if let Some(current) = current.filter(|k| k.fingerprint == input.fingerprint.as_str()) {
-                (ReissueStatus::Unchanged, Some(current))
+            let (status, key) = if let Some(current) = current.as_ref().filter(|k| k.fingerprint == input.fingerprint.as_str()) {
+                (ReissueStatus::Unchanged, Some(current.clone()))
             } else {
                 let since = input.received_at - chrono::Duration::days(365);
                 // Counting stops at the allowance, so a license with many
@@ -544,6 +552,7 @@ macro_rules! impl_store_with_licenses {
                         input.received_at,
                         input.delivery_on,
                         mint,
+                        current,
                     )
                     .await?;
                     (ReissueStatus::Issued, Some(key))
@@ -567,9 +576,22 @@ macro_rules! impl_store_with_licenses {
             .execute(&mut *tx)
             .await
             .map_err($crate::store::db_error)?;
-            let record = Self::reissue_in(&mut tx, &id)
-                .await?
-                .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"))?;
+            // The request as just written, without reading it back.
+            let record = $crate::domain::license::ReissueRecord {
+                id: id.clone(),
+                license_id: input.license_id.clone(),
+                contract_id: contract.id.clone(),
+                request_id: input.request_id.clone(),
+                fingerprint: input.fingerprint.as_str().to_owned(),
+                status,
+                received_at: input.received_at,
+                delivery_on: input.delivery_on,
+                key,
+                requested_by: input.requested_by.clone(),
+                decided_by: None,
+                decided_at: None,
+                reject_reason: None,
+            };
             let (kind, detail) = match (&record.status, &record.key) {
                 (ReissueStatus::Issued, Some(key)) => ("key.reissued", format!("key {} #{} for {} (request {})", key.id, key.sequence, key.fingerprint, record.id)),
                 (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}", record.fingerprint, record.delivery_on)),
@@ -605,7 +627,7 @@ macro_rules! impl_store_with_licenses {
             let current = Self::active_key_in(&mut tx, &license_id).await?;
             let key = match current {
                 Some(current) if current.fingerprint == request.fingerprint => current,
-                _ => Self::issue_key_in(&mut tx, &contract, &orders, &fingerprint, &request.requested_by, now, request.delivery_on, mint).await?,
+                current => Self::issue_key_in(&mut tx, &contract, &orders, &fingerprint, &request.requested_by, now, request.delivery_on, mint, current).await?,
             };
             sqlx::query("UPDATE reissue_requests SET status = 'approved', key_id = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
                 .bind(&key.id)
