@@ -118,20 +118,7 @@ fn staff_bootstrap_a_token_and_manage_the_calendar_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     // A file in a directory that does not exist yet: both are created.
     let database_url = format!("sqlite://{}/nested/neo.db", dir.path().display());
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let token = common::staff_token_on(&database_url, "ops");
     assert!(token.starts_with("nst_"), "{token}");
 
     let daemon = Daemon::start(&database_url, &dir.path().join("keys"));
@@ -673,20 +660,7 @@ fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
 fn fresh_database_with_staff_token() -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let token = common::staff_token_on(&database_url, "ops");
     (dir, database_url, token)
 }
 

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, reason, test_databases};
@@ -14,23 +13,11 @@ use neo_support::grpc::pb;
 use sqlx::Connection;
 use tonic::Code;
 
-const DAEMON: &str = env!("CARGO_BIN_EXE_neo-supportd");
-
 fn staff_token(database_url: &str) -> String {
-    let created = Command::new(DAEMON)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            &format!("ops-{}", uuid::Uuid::new_v4().simple()),
-            "--database-url",
-            database_url,
-        ])
-        .output()
-        .unwrap();
-    assert!(created.status.success(), "{created:?}");
-    String::from_utf8(created.stdout).unwrap().trim().to_owned()
+    common::staff_token_on(
+        database_url,
+        &format!("ops-{}", uuid::Uuid::new_v4().simple()),
+    )
 }
 
 fn options(daemon: &Daemon, token: &str) -> ClientOptions {

@@ -458,19 +458,7 @@ fn a_reissue_on_a_running_server_is_mailed_audited_counted_and_backed_up() {
     };
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let created = Command::new(daemon_bin)
-        .args([
-            "token",
-            "create",
-            "--staff",
-            "--name",
-            "ops-tanaka",
-            "--database-url",
-            &database_url,
-        ])
-        .output()
-        .unwrap();
-    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let token = common::staff_token_on(&database_url, "ops-tanaka");
     let metrics = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

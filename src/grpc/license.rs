@@ -7,8 +7,7 @@ use crate::domain::dates::{format_date, jst_date};
 use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus};
 use crate::error::{Error, Result};
 use crate::grpc::convert::{
-    datetime, decode_page_token, encode_page_token, name_field, out_of_range, page_size_field,
-    timestamp,
+    decode_page_token, encode_page_token, name_field, out_of_range, page_size_field, timestamp,
 };
 use crate::grpc::pb::license_service_server::LicenseService;
 use crate::grpc::pb::*;
@@ -531,10 +530,4 @@ impl LicenseService for LicenseApi {
     ) -> Result<Response<GetSigningKeysResponse>, Status> {
         Ok(Response::new(self.get_signing_keys_call()))
     }
-}
-
-/// Unused-import guard.
-#[allow(dead_code)]
-fn _uses(_: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
-    None.and_then(|t: prost_types::Timestamp| datetime(&t))
 }

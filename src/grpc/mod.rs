@@ -24,7 +24,6 @@ pub use status::to_status;
 
 /// The generated types of package `neo.support.v1`.
 pub mod pb {
-    #![allow(missing_docs)]
     tonic::include_proto!("neo.support.v1");
 
     /// The encoded descriptor set of `proto/`, served by reflection.

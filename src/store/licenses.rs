@@ -304,7 +304,7 @@ macro_rules! impl_license_helpers {
 
             /// Signs and records the license's next key, supersedes the
             /// active one, and puts its e-mail in the outbox.
-            #[allow(clippy::too_many_arguments)]
+            #[expect(clippy::too_many_arguments, reason = "each is one input of the key it issues")]
             async fn issue_key_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 contract: &$crate::domain::contract::Contract,
@@ -967,7 +967,3 @@ macro_rules! impl_store_with_licenses {
 }
 
 pub(crate) use impl_store_with_licenses;
-
-/// Unused-import guard for the row types the macros name by path.
-#[allow(dead_code)]
-fn _rows(_: KeyStatus, _: ReissueStatus) {}

@@ -507,3 +507,25 @@ pub fn http_get(address: &str, path: &str) -> String {
     stream.read_to_string(&mut response).unwrap();
     response
 }
+
+/// Creates a staff token named `name` on `database_url` with
+/// `neo-supportd token create`, as an operator would, and returns it.
+pub fn staff_token_on(database_url: &str, name: &str) -> String {
+    let created = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
+        .args([
+            "token",
+            "create",
+            "--staff",
+            "--name",
+            name,
+            "--database-url",
+            database_url,
+        ])
+        .output()
+        .expect("run neo-supportd token create");
+    assert!(created.status.success(), "{created:?}");
+    String::from_utf8(created.stdout)
+        .expect("the token is text")
+        .trim()
+        .to_owned()
+}
