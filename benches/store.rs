@@ -3,7 +3,8 @@
 //! backend.
 //!
 //! - `reissue`: `Store::request_reissue` for a fresh fingerprint and request
-//!   id each call, on one license under an active first-year contract
+//!   id each call, on 64 licenses in turn, each under an active first-year
+//!   contract
 //!   (`reissues_before_review: i64::MAX`, so every call signs): lock the
 //!   license's contract and read its orders, look up the request id, check
 //!   the contract, read the active key, count recent reissues, sign with a
@@ -27,8 +28,8 @@
 //! `std::time::Instant`, taking turns so that load from other processes
 //! hits both alike; each side's per-call time is the median over the
 //! rounds, and the ratio is `bare time / reissue time`. The loop runs only
-//! under `cargo bench` (not `--test`). Every reissue adds a key to the same
-//! license, so the license's key count is printed beside the ratio.
+//! under `cargo bench` (not `--test`). Every reissue adds a key to its
+//! license, so the keys per license are printed beside the ratio.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -130,12 +131,15 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> String {
     contract.license_id
 }
 
-/// One reissue to a new fingerprint.
-async fn reissue(store: &dyn Store, mint: &dyn Mint, license_id: &str) {
+/// Licenses the reissues take turns on, as a server's many customers do.
+const LICENSES: usize = 64;
+
+/// One reissue to a new fingerprint, on the next license in turn.
+async fn reissue(store: &dyn Store, mint: &dyn Mint, license_ids: &[String]) {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let received_at = Utc::now();
     let input = ReissueInput {
-        license_id: license_id.to_owned(),
+        license_id: license_ids[n as usize % license_ids.len()].clone(),
         fingerprint: Fingerprint::parse(&format!("srv-{n:012}.bench.example")).expect("valid"),
         request_id: format!("bench-{n}"),
         requested_by: "bench".into(),
@@ -155,7 +159,7 @@ fn interleaved(
     rt: &Runtime,
     db: &impl Backend,
     mint: &dyn Mint,
-    license_id: &str,
+    license_ids: &[String],
     rounds: usize,
     batch: u32,
 ) -> (f64, f64) {
@@ -164,7 +168,7 @@ fn interleaved(
     for _ in 0..rounds {
         let start = Instant::now();
         for _ in 0..batch {
-            rt.block_on(reissue(db.store(), mint, license_id));
+            rt.block_on(reissue(db.store(), mint, license_ids));
         }
         reissues.push(start.elapsed().as_nanos() as f64 / f64::from(batch));
         let start = Instant::now();
@@ -190,10 +194,12 @@ fn bench_backend(
     mint: &dyn Mint,
     benchmarking: bool,
 ) -> Option<String> {
-    let license_id = rt.block_on(licensed(db.store(), mint));
+    let license_ids: Vec<String> = (0..LICENSES)
+        .map(|_| rt.block_on(licensed(db.store(), mint)))
+        .collect();
     let mut group = c.benchmark_group(format!("store/{name}"));
     group.bench_function("request_reissue (new fingerprint)", |b| {
-        b.iter(|| rt.block_on(reissue(db.store(), mint, &license_id)))
+        b.iter(|| rt.block_on(reissue(db.store(), mint, &license_ids)))
     });
     group.bench_function("bare INSERT transaction", |b| {
         b.iter(|| rt.block_on(db.bare_insert()).expect("bare insert"))
@@ -205,15 +211,15 @@ fn bench_backend(
     const ROUNDS: usize = 21;
     const BATCH: u32 = 30;
     let keys_before = rt
-        .block_on(db.store().list_license_keys(&license_id))
+        .block_on(db.store().list_license_keys(&license_ids[0]))
         .expect("keys")
         .len();
-    let (reissue_ns, insert_ns) = interleaved(rt, db, mint, &license_id, ROUNDS, BATCH);
-    let keys_after = keys_before + ROUNDS * BATCH as usize;
+    let (reissue_ns, insert_ns) = interleaved(rt, db, mint, &license_ids, ROUNDS, BATCH);
+    let keys_after = keys_before + ROUNDS * BATCH as usize / LICENSES;
     Some(format!(
         "reissue on {name}: {:.1} % of the bare INSERT-transaction rate (target >= 50 %): \
          reissue {:.0} µs, bare {:.0} µs (median of {ROUNDS} interleaved rounds x {BATCH}; \
-         the license had {keys_before} -> {keys_after} keys)",
+         over {LICENSES} licenses with some {keys_before} -> {keys_after} keys each)",
         100.0 * insert_ns / reissue_ns,
         reissue_ns / 1000.0,
         insert_ns / 1000.0,

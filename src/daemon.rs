@@ -172,6 +172,12 @@ pub struct ServeArgs {
     /// wait for staff review.
     #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
     pub reissues_before_review: u32,
+    /// Seconds the server answers token checks and the calendar from what
+    /// it last read: a token revoked with `neo-supportd token revoke`, or a
+    /// closure added through another replica, takes effect within this
+    /// time. 0 reads the database on every call.
+    #[arg(long, env = "NEO_SUPPORT_CACHE_SECS", default_value_t = 5)]
+    pub cache_secs: u64,
     /// Serve Prometheus metrics on this address (off when not given).
     #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -288,14 +294,15 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     }
     tracing::info!(%local, tls = tls.is_some(), "neo-supportd listening");
 
-    let state = AppState {
+    let state = AppState::new(
         store,
-        clock: Arc::new(SystemClock),
-        keyring: Arc::new(keyring),
-        settings: Settings {
+        Arc::new(SystemClock),
+        Arc::new(keyring),
+        Settings {
             reissues_before_review: i64::from(args.reissues_before_review),
+            cache_ttl: Duration::from_secs(args.cache_secs),
         },
-    };
+    );
     let options = ServeOptions {
         tls,
         health_interval: Duration::from_secs(args.health_interval_secs.max(1)),
@@ -543,7 +550,9 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                     message: format!("no token in use has id {id}"),
                 });
             }
-            eprintln!("revoked token {id}");
+            eprintln!(
+                "revoked token {id}; running servers refuse it within their --cache-secs (default 5 s)"
+            );
         }
     }
     Ok(())

@@ -8,7 +8,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+
+use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -110,10 +111,17 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(support)
         .add_service(license)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await;
     monitor.abort();
     result.map_err(Error::internal)
+}
+
+/// The accepted connections, with Nagle's algorithm off: a response
+/// written in two pieces (headers, then the message) would otherwise wait
+/// for the client's delayed ACK, some 40 ms.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 async fn report_health(reporter: &HealthReporter, state: &AppState) {

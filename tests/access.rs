@@ -2,9 +2,11 @@
 
 mod common;
 
-use common::{TestServer, on_each_backend, reason};
+use common::{TestServer, on_each_backend, reason, test_databases};
 use neo_support::domain::token::Role;
+use neo_support::grpc::Settings;
 use neo_support::grpc::pb;
+use neo_support::server::ServeOptions;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -50,13 +52,8 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
         assert_eq!(unknown.code(), Code::Unauthenticated);
         assert_eq!(reason(&unknown), "TOKEN_INVALID");
 
+        // A token revoked before the server has seen it is refused at once.
         let (id, token) = server.token("alice", Role::Staff).await;
-        server
-            .client(Some(&token))
-            .await
-            .get_calendar_day(day())
-            .await
-            .unwrap();
         assert!(
             server
                 .store
@@ -76,6 +73,79 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
             !revoked.message().contains(&token[4..]),
             "the token never comes back"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_token_revoked_in_the_database_is_refused_once_the_cache_time_has_passed() {
+    let ttl = std::time::Duration::from_millis(400);
+    for db in test_databases().await {
+        let settings = Settings {
+            cache_ttl: ttl,
+            ..Default::default()
+        };
+        let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
+        let (id, token) = server.token("carol", Role::Staff).await;
+        let mut carol = server.client(Some(&token)).await;
+        carol.get_calendar_day(day()).await.unwrap();
+        assert!(
+            server
+                .store
+                .revoke_token(id, chrono::Utc::now())
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(ttl).await;
+        let refused = carol.get_calendar_day(day()).await.unwrap_err();
+        assert_eq!(refused.code(), Code::Unauthenticated, "{}", server.label);
+        assert_eq!(reason(&refused), "TOKEN_INVALID");
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn a_closure_added_through_the_server_counts_at_once_despite_the_cache() {
+    on_each_backend(async |server| {
+        let mut staff = server.staff().await;
+        let before = staff
+            .get_calendar_day(pb::GetCalendarDayRequest {
+                date: "2026-12-01".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
+        assert!(before.business_day, "{}", server.label);
+        let created = staff.create_closure(closure()).await.unwrap().into_inner();
+        let after = staff
+            .get_calendar_day(pb::GetCalendarDayRequest {
+                date: "2026-12-01".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
+        assert!(!after.business_day, "{}", server.label);
+        staff
+            .delete_closure(pb::DeleteClosureRequest {
+                id: created.closure.unwrap().id,
+            })
+            .await
+            .unwrap();
+        let again = staff
+            .get_calendar_day(pb::GetCalendarDayRequest {
+                date: "2026-12-01".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .day
+            .unwrap();
+        assert!(again.business_day, "{}", server.label);
     })
     .await;
 }

@@ -398,6 +398,7 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
     for db in test_databases().await {
         let settings = Settings {
             reissues_before_review: 1,
+            ..Default::default()
         };
         let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
         licensed(&server, "V").await;
@@ -854,6 +855,7 @@ async fn many_reissues_at_once_leave_one_active_key_and_no_gaps() {
     for db in test_databases().await {
         let settings = Settings {
             reissues_before_review: 1000,
+            ..Default::default()
         };
         let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
         licensed(&server, "C").await;

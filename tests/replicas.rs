@@ -27,6 +27,7 @@ async fn reissues_spread_over_three_replicas_keep_one_active_key_and_no_gaps() {
     let db = TestDb::postgres(&base_url).await;
     let settings = neo_support::grpc::Settings {
         reissues_before_review: 1000,
+        ..Default::default()
     };
     let first = TestServer::start_full(&db, Default::default(), settings).await;
     let (second, third) = tokio::join!(first.replica(&db, 2), first.replica(&db, 3));

@@ -2,8 +2,8 @@
 //! each chosen RPC for a while over N HTTP/2 connections with M calls in
 //! flight and prints calls per second, latency percentiles and errors,
 //! beside the health Check on the same server in the same run (the
-//! baseline). It creates the data it needs (a contract, a license with a
-//! first key) with the staff token, and says so.
+//! baseline). It creates the data it needs (contracts, each with a license
+//! and its first key) with the staff token, and says so.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// How long each RPC runs: e.g. 10s, 500ms, 1m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
+    /// Licenses the calls are spread over, each with its contract and first
+    /// key (reissues of one license wait for each other, as they must).
+    #[arg(long, default_value_t = 16)]
+    licenses: usize,
 }
 
 /// The RPCs `bench` can load.
@@ -181,9 +185,9 @@ fn failure(message: String) -> Failure {
 
 /// Runs `bench`.
 pub(crate) async fn bench(cli: &Cli, args: &BenchArgs) -> Result<Output, Failure> {
-    if args.connections == 0 || args.concurrency == 0 {
+    if args.connections == 0 || args.concurrency == 0 || args.licenses == 0 {
         return Err(failure(
-            "--connections and --concurrency must be at least 1".into(),
+            "--connections, --concurrency and --licenses must be at least 1".into(),
         ));
     }
     let options = client_options(cli)?;
@@ -198,52 +202,61 @@ pub(crate) async fn bench(cli: &Cli, args: &BenchArgs) -> Result<Output, Failure
         other => vec![other],
     };
 
-    // The data the RPCs need.
+    // The data the RPCs need: licenses under active contracts, with keys.
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
-    let license_id = format!("BENCH-{run_id}");
-    let mut key = String::new();
-    if !chosen.is_empty() {
+    let mut license_ids = Vec::new();
+    let mut keys = Vec::new();
+    if chosen
+        .iter()
+        .any(|rpc| matches!(rpc, RpcArg::VerifyKey | RpcArg::Reissue))
+    {
         let mut support =
             SupportServiceClient::with_interceptor(channels[0].clone(), bearer.clone());
         let mut licenses =
             LicenseServiceClient::with_interceptor(channels[0].clone(), bearer.clone());
-        let contract_id = format!("BENCH-{run_id}");
-        support
-            .create_contract(pb::CreateContractRequest {
-                id: contract_id.clone(),
-                customer_name: "neo-support bench".into(),
-                contact_email: "bench@example.invalid".into(),
-                license_id: license_id.clone(),
-                seats: 1,
-                customized: false,
-            })
-            .await?;
         let today = crate::domain::dates::jst_date(chrono::Utc::now());
         let received = crate::domain::dates::format_date(today - chrono::Days::new(30));
-        support
-            .record_order(pb::RecordOrderRequest {
-                contract_id: contract_id.clone(),
-                kind: pb::OrderKind::FirstYear.into(),
-                received_on: received.clone(),
-                purchased_on: received,
-                ..Default::default()
-            })
-            .await?;
-        key = licenses
-            .issue_first_key(pb::IssueFirstKeyRequest {
-                license_id: license_id.clone(),
-                fingerprint: format!("bench-{run_id}-0000000000"),
-            })
-            .await?
-            .into_inner()
-            .license_key
-            .unwrap_or_default()
-            .key;
+        for n in 0..args.licenses {
+            let id = format!("BENCH-{run_id}-{n:03}");
+            support
+                .create_contract(pb::CreateContractRequest {
+                    id: id.clone(),
+                    customer_name: "neo-support bench".into(),
+                    contact_email: "bench@example.invalid".into(),
+                    license_id: id.clone(),
+                    seats: 1,
+                    customized: false,
+                })
+                .await?;
+            support
+                .record_order(pb::RecordOrderRequest {
+                    contract_id: id.clone(),
+                    kind: pb::OrderKind::FirstYear.into(),
+                    received_on: received.clone(),
+                    purchased_on: received.clone(),
+                    ..Default::default()
+                })
+                .await?;
+            let key = licenses
+                .issue_first_key(pb::IssueFirstKeyRequest {
+                    license_id: id.clone(),
+                    fingerprint: format!("bench-{run_id}-{n:03}-0000000000"),
+                })
+                .await?
+                .into_inner()
+                .license_key
+                .unwrap_or_default()
+                .key;
+            license_ids.push(id);
+            keys.push(key);
+        }
         eprintln!(
-            "bench: created contract {contract_id} with license {license_id} and its first key on {}",
-            options.server
+            "bench: created {} contracts BENCH-{run_id}-000.., each with its license and first key, on {}",
+            args.licenses, options.server
         );
     }
+    let license_ids = Arc::new(license_ids);
+    let keys = Arc::new(keys);
 
     let mut results: Vec<(&'static str, Figures)> = Vec::new();
     let health: Call = Arc::new(|channel, _| {
@@ -264,25 +277,31 @@ pub(crate) async fn bench(cli: &Cli, args: &BenchArgs) -> Result<Output, Failure
         let bearer: BearerToken = bearer.clone();
         let (name, call): (&'static str, Call) = match rpc {
             RpcArg::VerifyKey => {
-                let key = key.clone();
+                let keys = keys.clone();
                 (
                     "verify-key",
-                    Arc::new(move |channel, _| {
-                        let (bearer, key) = (bearer.clone(), key.clone());
+                    Arc::new(move |channel, n| {
+                        let bearer = bearer.clone();
+                        let key = keys[n as usize % keys.len()].clone();
                         Box::pin(async move {
                             let mut client =
                                 LicenseServiceClient::with_interceptor(channel, bearer);
-                            matches!(client.verify_key(pb::VerifyKeyRequest { key, fingerprint: String::new() }).await, Ok(r) if r.get_ref().valid)
+                            let request = pb::VerifyKeyRequest {
+                                key,
+                                fingerprint: String::new(),
+                            };
+                            matches!(client.verify_key(request).await, Ok(r) if r.get_ref().valid)
                         })
                     }),
                 )
             }
             RpcArg::Reissue => {
-                let (license_id, run_id) = (license_id.clone(), run_id.clone());
+                let (license_ids, run_id) = (license_ids.clone(), run_id.clone());
                 (
                     "reissue",
                     Arc::new(move |channel, n| {
-                        let (bearer, license_id) = (bearer.clone(), license_id.clone());
+                        let bearer = bearer.clone();
+                        let license_id = license_ids[n as usize % license_ids.len()].clone();
                         let fingerprint = format!("bench-{run_id}-{n:010}");
                         Box::pin(async move {
                             let mut client =

@@ -78,7 +78,7 @@ impl SupportApi {
             reason: refusal.reason(),
             message: refusal.to_string(),
         })?;
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let handling_starts_at = calendar
             .reception(received_at)
             .map_err(out_of_range("received_at"))?

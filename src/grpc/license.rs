@@ -125,7 +125,7 @@ impl LicenseApi {
         let r = request.into_inner();
         let fingerprint = fingerprint_field(&r.fingerprint)?;
         let now = self.state.clock.now();
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let delivery_on = calendar
             .delivery_on(now)
             .map_err(out_of_range("received_at"))?;
@@ -160,7 +160,7 @@ impl LicenseApi {
         // Microseconds, as both databases keep them: the answer to a
         // repeated request id is then exactly the first answer.
         let received_at = chrono::SubsecRound::trunc_subsecs(self.state.clock.now(), 6);
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let delivery_on = calendar
             .delivery_on(received_at)
             .map_err(out_of_range("received_at"))?;

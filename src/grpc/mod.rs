@@ -3,6 +3,7 @@
 //! types, and the mapping of [`Error`] to `tonic::Status`, the only place
 //! that builds one.
 
+pub mod cache;
 mod contracts;
 pub mod convert;
 mod inquiries;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use tonic::metadata::MetadataMap;
 
 use crate::clock::Clock;
+use crate::domain::calendar::Calendar;
 use crate::domain::token::{Role, hash_token};
 use crate::error::{Error, Result};
 use crate::signer::keys::Keyring;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Business settings.
     pub settings: Settings,
+    /// Token look-ups and the calendar, kept for a few seconds.
+    pub cache: Arc<cache::ReadCache>,
 }
 
 /// Business settings of the server.
@@ -50,12 +54,17 @@ pub struct Settings {
     /// Reissues of one license signed at once per rolling 365 days; more
     /// wait for staff review.
     pub reissues_before_review: i64,
+    /// How long the server answers from memory what it read of tokens and
+    /// the calendar: a token revoked in the database, or a closure added
+    /// through another replica, takes effect within this time.
+    pub cache_ttl: std::time::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             reissues_before_review: 2,
+            cache_ttl: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -105,6 +114,23 @@ pub fn contract_not_found(contract_id: &str) -> Error {
 }
 
 impl AppState {
+    /// The state of a server on `store`, with an empty cache.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keyring: Arc<Keyring>,
+        settings: Settings,
+    ) -> Self {
+        let cache = Arc::new(cache::ReadCache::new(settings.cache_ttl));
+        Self {
+            store,
+            clock,
+            keyring,
+            settings,
+            cache,
+        }
+    }
+
     /// Checks the bearer token of a call.
     pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
         let missing = || Error::Unauthenticated {
@@ -123,15 +149,35 @@ impl AppState {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(missing)?;
-        let record = self
-            .store
-            .find_active_token(&hash_token(token))
-            .await?
-            .ok_or_else(invalid)?;
+        let token_hash = hash_token(token);
+        let record = match self.cache.token(&token_hash) {
+            Some(record) => record,
+            None => {
+                let record = self
+                    .store
+                    .find_active_token(&token_hash)
+                    .await?
+                    .ok_or_else(invalid)?;
+                self.cache.remember_token(&token_hash, &record);
+                record
+            }
+        };
         crate::telemetry::CallContext::set_actor(&record.name);
         Ok(Caller {
             token_name: record.name,
             role: record.role,
         })
+    }
+
+    /// The business calendar: from the cache while fresh, else from the
+    /// database.
+    pub async fn calendar(&self) -> Result<Arc<Calendar>> {
+        if let Some(calendar) = self.cache.calendar() {
+            return Ok(calendar);
+        }
+        let generation = self.cache.calendar_generation();
+        let calendar = Arc::new(self.store.load_calendar().await?);
+        self.cache.remember_calendar(generation, calendar.clone());
+        Ok(calendar)
     }
 }

@@ -31,7 +31,7 @@ impl SupportApi {
     ) -> Result<GetCalendarDayResponse> {
         self.state.authenticate(request.metadata()).await?;
         let date = date_field("date", &request.get_ref().date)?;
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let day = calendar.day(date).map_err(out_of_range("date"))?;
         Ok(GetCalendarDayResponse {
             day: Some(day.into()),
@@ -52,7 +52,7 @@ impl SupportApi {
         if (end - start).num_days() >= MAX_RANGE_DAYS {
             return Err(Error::invalid("end_on", "the range is at most ten years"));
         }
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let days = calendar
             .days_off(start, end)
             .map_err(out_of_range("end_on"))?;
@@ -67,7 +67,7 @@ impl SupportApi {
     ) -> Result<GetNextBusinessDayResponse> {
         self.state.authenticate(request.metadata()).await?;
         let date = date_field("date", &request.get_ref().date)?;
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let next = calendar
             .next_business_day(date)
             .map_err(out_of_range("date"))?;
@@ -82,7 +82,7 @@ impl SupportApi {
     ) -> Result<GetReceptionStatusResponse> {
         self.state.authenticate(request.metadata()).await?;
         let at = instant_field("at", request.into_inner().at, self.state.clock.now())?;
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let reception = calendar.reception(at).map_err(out_of_range("at"))?;
         Ok(GetReceptionStatusResponse {
             at: Some(timestamp(at)),
@@ -102,7 +102,7 @@ impl SupportApi {
             request.into_inner().received_at,
             self.state.clock.now(),
         )?;
-        let calendar = self.state.store.load_calendar().await?;
+        let calendar = self.state.calendar().await?;
         let delivery_on = calendar
             .delivery_on(received_at)
             .map_err(out_of_range("received_at"))?;
@@ -126,6 +126,7 @@ impl SupportApi {
             .store
             .create_closure(&name, &range, self.state.clock.now())
             .await?;
+        self.state.cache.forget_calendar();
         tracing::info!(closure_id = closure.id, "company closure added");
         Ok(CreateClosureResponse {
             closure: Some(closure.into()),
@@ -155,12 +156,13 @@ impl SupportApi {
             .await?
             .require_staff()?;
         let id = request.get_ref().id;
-        if !self
+        let deleted = self
             .state
             .store
             .delete_closure(id, self.state.clock.now())
-            .await?
-        {
+            .await?;
+        self.state.cache.forget_calendar();
+        if !deleted {
             return Err(Error::NotFound {
                 reason: "CLOSURE_NOT_FOUND",
                 message: format!("there is no closure with id {id}"),
@@ -184,6 +186,7 @@ impl SupportApi {
             .store
             .create_holiday_override(date, &action, &note, self.state.clock.now())
             .await?;
+        self.state.cache.forget_calendar();
         tracing::info!(override_id = created.id, "holiday override added");
         Ok(CreateHolidayOverrideResponse {
             holiday_override: Some(created.into()),
@@ -213,12 +216,13 @@ impl SupportApi {
             .await?
             .require_staff()?;
         let id = request.get_ref().id;
-        if !self
+        let deleted = self
             .state
             .store
             .delete_holiday_override(id, self.state.clock.now())
-            .await?
-        {
+            .await?;
+        self.state.cache.forget_calendar();
+        if !deleted {
             return Err(Error::NotFound {
                 reason: "OVERRIDE_NOT_FOUND",
                 message: format!("there is no holiday override with id {id}"),

@@ -52,6 +52,18 @@ pub struct EventQuery {
     pub limit: i64,
 }
 
+/// The INSERT of one event, its eight parameters numbered from `$first`:
+/// occurred_at, actor, request_id, kind, contract_id, license_id, subject,
+/// detail (actor and request id from
+/// [`crate::telemetry::CallContext::current`]).
+pub(crate) fn insert_sql(first: usize) -> String {
+    let values: Vec<String> = (first..first + 8).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail) VALUES ({})",
+        values.join(", ")
+    )
+}
+
 /// A change to record.
 pub(crate) struct Change<'a> {
     pub kind: &'static str,
@@ -77,20 +89,17 @@ where
     for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let (actor, request_id) = crate::telemetry::CallContext::current();
-    sqlx::query(
-        "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(now)
-    .bind(actor)
-    .bind(request_id)
-    .bind(change.kind.to_owned())
-    .bind(change.contract_id.map(str::to_owned))
-    .bind(change.license_id.map(str::to_owned))
-    .bind(change.subject)
-    .bind(change.detail)
-    .execute(executor)
-    .await
-    .map_err(crate::store::db_error)?;
+    sqlx::query(&insert_sql(1))
+        .bind(now)
+        .bind(actor)
+        .bind(request_id)
+        .bind(change.kind.to_owned())
+        .bind(change.contract_id.map(str::to_owned))
+        .bind(change.license_id.map(str::to_owned))
+        .bind(change.subject)
+        .bind(change.detail)
+        .execute(executor)
+        .await
+        .map_err(crate::store::db_error)?;
     Ok(())
 }

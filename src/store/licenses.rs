@@ -153,6 +153,38 @@ pub(crate) struct KeyRow {
     revoke_reason: Option<String>,
 }
 
+/// A license's active key with what a reissue asks beside it, read in one
+/// statement: whether the request id was used before and how many keys
+/// were reissued since a moment (counted up to a limit).
+#[derive(sqlx::FromRow)]
+pub(crate) struct ActiveKeyFacts {
+    #[sqlx(flatten)]
+    pub(crate) key: KeyRow,
+    pub(crate) earlier_reissue_id: Option<String>,
+    pub(crate) recent_reissues: i64,
+}
+
+/// `$1` license, `$2` request id, `$3` since, `$4` counting limit.
+pub(crate) fn active_key_facts_sql() -> String {
+    let recent = recent_reissues_sql("$3", "$4");
+    format!(
+        "SELECT {KEY_COLUMNS}, \
+         (SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2) AS earlier_reissue_id, \
+         ({recent}) AS recent_reissues \
+         FROM license_keys WHERE license_id = $1 AND status = 'active'"
+    )
+}
+
+/// Counts the reissued keys of license `$1` issued after `since`, up to
+/// `limit`, so that a license with many keys costs no more than one with
+/// few (the index on (license_id, issued_at) stops the scan).
+pub(crate) fn recent_reissues_sql(since: &str, limit: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys \
+         WHERE license_id = $1 AND sequence > 1 AND issued_at > {since} LIMIT {limit}) AS recent"
+    )
+}
+
 impl TryFrom<KeyRow> for KeyRecord {
     type Error = Error;
 
@@ -317,7 +349,9 @@ macro_rules! impl_license_helpers {
                 previous: Option<$crate::domain::license::KeyRecord>,
             ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
                 use $crate::domain::license::{key_notice, new_key_id, LicenseClaims};
-                use $crate::store::licenses::*;
+                // Stored to the microsecond on both databases, so the record
+                // built here equals the one read back later.
+                let now = chrono::SubsecRound::trunc_subsecs(now, 6);
                 // `previous` is the active key the caller read under the
                 // lock. Every key is active when issued, so the active key
                 // is the newest: its sequence is the highest.
@@ -353,39 +387,49 @@ macro_rules! impl_license_helpers {
                         .await
                         .map_err($crate::store::db_error)?;
                 }
-                let sql = format!(
+                // The key as it is written, without reading it back.
+                let key = $crate::domain::license::KeyRecord {
+                    id: key_id,
+                    license_id: contract.license_id.clone(),
+                    contract_id: contract.id.clone(),
+                    sequence,
+                    fingerprint: fingerprint.as_str().to_owned(),
+                    token,
+                    signing_key_id,
+                    status: $crate::domain::license::KeyStatus::Active,
+                    supersedes: previous.map(|k| k.id),
+                    superseded_by: None,
+                    issued_at: now,
+                    requested_by: requested_by.to_owned(),
+                    revoked_at: None,
+                    revoke_reason: None,
+                };
+                let (subject, body) = key_notice(&contract.customer_name, &key, delivery_on);
+                // The key and its e-mail in one round trip.
+                let sql = Self::batch_sql(&[
                     "INSERT INTO license_keys (id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, issued_at, requested_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10) RETURNING {KEY_COLUMNS}"
-                );
-                let key: $crate::domain::license::KeyRecord = sqlx::query_as::<_, KeyRow>(&sql)
-                    .bind(&key_id)
-                    .bind(&contract.license_id)
-                    .bind(&contract.id)
-                    .bind(sequence)
-                    .bind(fingerprint.as_str())
-                    .bind(&token)
-                    .bind(&signing_key_id)
-                    .bind(previous.as_ref().map(|k| k.id.clone()))
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at, next_attempt_at) \
+                     VALUES ('license_key', $11, $12, $13, $14, $1, $9, $9)",
+                ]);
+                sqlx::query(&sql)
+                    .bind(&key.id)
+                    .bind(&key.license_id)
+                    .bind(&key.contract_id)
+                    .bind(key.sequence)
+                    .bind(&key.fingerprint)
+                    .bind(&key.token)
+                    .bind(&key.signing_key_id)
+                    .bind(&key.supersedes)
                     .bind(now)
                     .bind(requested_by)
-                    .fetch_one(&mut **tx)
+                    .bind(&contract.contact_email)
+                    .bind(subject)
+                    .bind(body)
+                    .bind(delivery_on)
+                    .execute(&mut **tx)
                     .await
-                    .map_err($crate::store::db_error)?
-                    .try_into()?;
-                let (subject, body) = key_notice(&contract.customer_name, &key, delivery_on);
-                sqlx::query(
-                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at, next_attempt_at) \
-                     VALUES ('license_key', $1, $2, $3, $4, $5, $6, $6)",
-                )
-                .bind(&contract.contact_email)
-                .bind(subject)
-                .bind(body)
-                .bind(delivery_on)
-                .bind(&key.id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await
-                .map_err($crate::store::db_error)?;
+                    .map_err($crate::store::db_error)?;
                 Ok(key)
             }
 
@@ -476,15 +520,37 @@ macro_rules! impl_store_with_licenses {
             let mut tx = self.begin_write().await?;
             let (contract, orders) = Self::lock_license(&mut tx, &input.license_id).await?;
 
-            // The same request id answers the same as the first time.
-            let sql = format!("SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE license_id = $1 AND request_id = $2");
-            let earlier: Option<ReissueRow> = sqlx::query_as(&sql)
+            // One statement reads the active key, whether the request id
+            // was used before, and the reissues of the last 365 days.
+            let since = input.received_at - chrono::Duration::days(365);
+            let allowance = input.reissues_before_review.max(0);
+            let facts: Option<ActiveKeyFacts> = sqlx::query_as(&active_key_facts_sql())
                 .bind(&input.license_id)
                 .bind(&input.request_id)
+                .bind(since)
+                .bind(allowance)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
+            let (earlier, current, recent) = match facts {
+                Some(facts) => (facts.earlier_reissue_id, Some($crate::domain::license::KeyRecord::try_from(facts.key)?), Some(facts.recent_reissues)),
+                // No active key: every key was revoked, or there is none.
+                None => {
+                    let earlier: Option<String> = sqlx::query_scalar("SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2")
+                        .bind(&input.license_id)
+                        .bind(&input.request_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::store::db_error)?;
+                    (earlier, None, None)
+                }
+            };
+
+            // The same request id answers the same as the first time.
             if let Some(earlier) = earlier {
+                let earlier = Self::reissue_in(&mut tx, &earlier)
+                    .await?
+                    .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"))?;
                 if earlier.fingerprint != input.fingerprint.as_str() {
                     return Err($crate::error::Error::AlreadyExists {
                         reason: "REQUEST_ID_REUSED",
@@ -494,9 +560,7 @@ macro_rules! impl_store_with_licenses {
                         ),
                     });
                 }
-                return Self::reissue_in(&mut tx, &earlier.id)
-                    .await?
-                    .ok_or_else(|| $crate::error::Error::internal("reissue vanished inside its transaction"));
+                return Ok(earlier);
             }
 
             let received_on = $crate::domain::dates::jst_date(input.received_at);
@@ -511,7 +575,6 @@ macro_rules! impl_store_with_licenses {
             }
             // A license whose keys were all revoked can still be reissued;
             // one that never had a key needs its first key from staff.
-            let current = Self::active_key_in(&mut tx, &input.license_id).await?;
             if current.is_none() {
                 let any: Option<String> = sqlx::query_scalar("SELECT id FROM license_keys WHERE license_id = $1 LIMIT 1")
                     .bind(&input.license_id)
@@ -528,18 +591,16 @@ macro_rules! impl_store_with_licenses {
             let (status, key) = if let Some(current) = current.as_ref().filter(|k| k.fingerprint == input.fingerprint.as_str()) {
                 (ReissueStatus::Unchanged, Some(current.clone()))
             } else {
-                let since = input.received_at - chrono::Duration::days(365);
-                // Counting stops at the allowance, so a license with many
-                // keys costs no more than one with few.
-                let recent: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys WHERE license_id = $1 AND sequence > 1 AND issued_at > $2 LIMIT $3) AS recent",
-                )
-                .bind(&input.license_id)
-                .bind(since)
-                .bind(input.reissues_before_review.max(0))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err($crate::store::db_error)?;
+                let recent = match recent {
+                    Some(recent) => recent,
+                    None => sqlx::query_scalar(&recent_reissues_sql("$2", "$3"))
+                        .bind(&input.license_id)
+                        .bind(since)
+                        .bind(allowance)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err($crate::store::db_error)?,
+                };
                 if recent >= input.reissues_before_review {
                     (ReissueStatus::PendingReview, None)
                 } else {
@@ -558,27 +619,9 @@ macro_rules! impl_store_with_licenses {
                     (ReissueStatus::Issued, Some(key))
                 }
             };
-            let id = new_reissue_id();
-            sqlx::query(
-                "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&id)
-            .bind(&input.license_id)
-            .bind(&contract.id)
-            .bind(&input.request_id)
-            .bind(input.fingerprint.as_str())
-            .bind(status.as_str())
-            .bind(input.received_at)
-            .bind(input.delivery_on)
-            .bind(key.as_ref().map(|k| k.id.clone()))
-            .bind(&input.requested_by)
-            .execute(&mut *tx)
-            .await
-            .map_err($crate::store::db_error)?;
-            // The request as just written, without reading it back.
+            // The request as it is written, without reading it back.
             let record = $crate::domain::license::ReissueRecord {
-                id: id.clone(),
+                id: new_reissue_id(),
                 license_id: input.license_id.clone(),
                 contract_id: contract.id.clone(),
                 request_id: input.request_id.clone(),
@@ -597,7 +640,35 @@ macro_rules! impl_store_with_licenses {
                 (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}", record.fingerprint, record.delivery_on)),
                 _ => ("reissue.unchanged", format!("already bound to {}", record.fingerprint)),
             };
-            $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind, contract_id: Some(&contract.id), license_id: Some(&input.license_id), subject: record.id.clone(), detail }, input.received_at).await?;
+            // The request and its audit event in one round trip.
+            let sql = Self::batch_sql(&[
+                "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &$crate::store::events::insert_sql(11),
+            ]);
+            let (actor, call_id) = $crate::telemetry::CallContext::current();
+            sqlx::query(&sql)
+                .bind(&record.id)
+                .bind(&record.license_id)
+                .bind(&record.contract_id)
+                .bind(&record.request_id)
+                .bind(&record.fingerprint)
+                .bind(record.status.as_str())
+                .bind(record.received_at)
+                .bind(record.delivery_on)
+                .bind(record.key.as_ref().map(|k| k.id.clone()))
+                .bind(&record.requested_by)
+                .bind(record.received_at)
+                .bind(actor)
+                .bind(call_id)
+                .bind(kind)
+                .bind(&record.contract_id)
+                .bind(&record.license_id)
+                .bind(&record.id)
+                .bind(detail)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)
         }

@@ -293,19 +293,26 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            // PostgreSQL: connection exceptions (08), operator intervention
-            // such as a terminated backend or a server starting up (57P),
-            // too many connections, a database not accepting connections
-            // (55000, only ever seen when connecting).
-            // SQLite: busy (5), I/O error (10), cannot open (14), not a
-            // database (26), read-only (8).
-            code.starts_with("08")
-                || code.starts_with("57P")
-                || code == "53300"
-                || code == "55000"
-                || matches!(code.as_ref(), "5" | "8" | "10" | "14" | "26")
-        }),
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite answers extended codes; the low byte is the
+                // primary one: busy (5), read-only (8), I/O error (10),
+                // cannot open (14), not a database (26).
+                code.parse::<i32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 8 | 10 | 14 | 26))
+            } else {
+                // PostgreSQL: connection exceptions (08), operator
+                // intervention such as a terminated backend or a server
+                // starting up (57P), too many connections, a database not
+                // accepting connections (55000, only ever seen when
+                // connecting).
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
+                    || code == "55000"
+            }
+        }
         _ => false,
     };
     if unavailable {

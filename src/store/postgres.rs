@@ -46,6 +46,26 @@ impl PostgresStore {
     /// How a claim skips rows another transaction holds.
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
+    /// Several INSERTs run as one statement, one round trip: all but the
+    /// last become data-modifying `WITH` parts. They must not depend on
+    /// one another's order; foreign keys between them are checked at the
+    /// end of the statement.
+    fn batch_sql(statements: &[&str]) -> String {
+        let Some((last, first)) = statements.split_last() else {
+            return String::new();
+        };
+        let parts: Vec<String> = first
+            .iter()
+            .enumerate()
+            .map(|(n, statement)| format!("part{n} AS ({statement})"))
+            .collect();
+        if parts.is_empty() {
+            (*last).to_owned()
+        } else {
+            format!("WITH {} {last}", parts.join(", "))
+        }
+    }
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool

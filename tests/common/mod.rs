@@ -223,12 +223,12 @@ impl TestServer {
         } else {
             "http"
         };
-        let state = AppState {
-            store: store.clone(),
-            clock: clock.clone(),
-            keyring: keyring.clone(),
-            settings: settings.clone(),
-        };
+        let state = AppState::new(
+            store.clone(),
+            clock.clone(),
+            keyring.clone(),
+            settings.clone(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, state, options, async {
             let _ = stopped.await;
