@@ -1175,6 +1175,15 @@ async fn measure(targets: [&Target<'_>; 2], mint: &dyn Mint) -> Vec<Line> {
     lines
 }
 
+/// `recent_reissues_sql` of src/store/licenses.rs: the reissues of license
+/// `$1` since `since`, counted up to `limit`.
+fn recent_reissues(since: &str, limit: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys \
+         WHERE license_id = $1 AND sequence > 1 AND issued_at > {since} LIMIT {limit}) AS recent"
+    )
+}
+
 /// The statements behind the timed calls, with values from the seeded
 /// database. Each text is copied from src/store/*.rs; `mirrors` names the
 /// function that runs it.
@@ -1223,27 +1232,41 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
             values: vec![Value::Text(contract_id)],
         },
         Statement {
-            mirrors: "request_reissue: the same request id",
+            mirrors: "request_reissue: active_key_facts_sql, the active key with the request id and the recent count",
             sql: format!(
-                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE license_id = $1 AND request_id = $2"
+                "SELECT {KEY_COLUMNS}, \
+                 (SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2) AS earlier_reissue_id, \
+                 ({RECENT_REISSUES}) AS recent_reissues \
+                 FROM license_keys WHERE license_id = $1 AND status = 'active'",
+                RECENT_REISSUES = recent_reissues("$3", "$4"),
             ),
+            values: vec![
+                license.clone(),
+                Value::Text("bench-1".into()),
+                Value::Time(now - Duration::days(365)),
+                Value::Int(i64::MAX),
+            ],
+        },
+        Statement {
+            mirrors: "request_reissue: the same request id, alone (when the license has no active key)",
+            sql: "SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2".into(),
             values: vec![license.clone(), Value::Text("bench-1".into())],
         },
         Statement {
-            mirrors: "request_reissue: active_key_in, the license's active key",
-            sql: format!(
-                "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'"
-            ),
-            values: vec![license.clone()],
-        },
-        Statement {
-            mirrors: "request_reissue: the count of recent reissues",
-            sql: "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys WHERE license_id = $1 AND sequence > 1 AND issued_at > $2 LIMIT $3) AS recent".into(),
+            mirrors: "request_reissue: recent_reissues_sql, alone (when the license has no active key)",
+            sql: recent_reissues("$2", "$3"),
             values: vec![
                 license.clone(),
                 Value::Time(now - Duration::days(365)),
                 Value::Int(i64::MAX),
             ],
+        },
+        Statement {
+            mirrors: "active_key_in, a license's active key (approve_reissue)",
+            sql: format!(
+                "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'"
+            ),
+            values: vec![license.clone()],
         },
         Statement {
             mirrors: "request_reissue: issue_key_in, supersede the old key",

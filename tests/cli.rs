@@ -808,6 +808,8 @@ fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline()
         "2",
         "--concurrency",
         "4",
+        "--licenses",
+        "3",
     ]);
     assert!(
         output.status.success(),
@@ -829,7 +831,7 @@ fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline()
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("bench: created contract"),
+        stderr.contains("bench: created 3 contracts"),
         "it says what it created: {stderr}"
     );
     assert_eq!(

@@ -347,6 +347,7 @@ macro_rules! impl_license_helpers {
                 delivery_on: chrono::NaiveDate,
                 mint: &dyn $crate::domain::license::Mint,
                 previous: Option<$crate::domain::license::KeyRecord>,
+                batch: &mut $crate::store::batch::Batch<$db>,
             ) -> $crate::error::Result<$crate::domain::license::KeyRecord> {
                 use $crate::domain::license::{key_notice, new_key_id, LicenseClaims};
                 // Stored to the microsecond on both databases, so the record
@@ -380,12 +381,19 @@ macro_rules! impl_license_helpers {
                 );
                 let (token, signing_key_id) = mint.mint(&claims).map_err($crate::error::Error::internal)?;
                 if let Some(previous) = &previous {
-                    sqlx::query("UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2")
-                        .bind(&key_id)
-                        .bind(&previous.id)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err($crate::store::db_error)?;
+                    let supersede = "UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2";
+                    if Self::UPDATES_IN_BATCH {
+                        batch.push(supersede).bind(key_id.clone())?.bind(previous.id.clone())?;
+                    } else {
+                        // Before the new key is written: one active key per
+                        // license.
+                        sqlx::query(supersede)
+                            .bind(&key_id)
+                            .bind(&previous.id)
+                            .execute(&mut **tx)
+                            .await
+                            .map_err($crate::store::db_error)?;
+                    }
                 }
                 // The key as it is written, without reading it back.
                 let key = $crate::domain::license::KeyRecord {
@@ -405,32 +413,52 @@ macro_rules! impl_license_helpers {
                     revoke_reason: None,
                 };
                 let (subject, body) = key_notice(&contract.customer_name, &key, delivery_on);
-                // The key and its e-mail in one round trip.
-                let sql = Self::batch_sql(&[
-                    "INSERT INTO license_keys (id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, issued_at, requested_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
-                    "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at, next_attempt_at) \
-                     VALUES ('license_key', $11, $12, $13, $14, $1, $9, $9)",
-                ]);
-                sqlx::query(&sql)
-                    .bind(&key.id)
-                    .bind(&key.license_id)
-                    .bind(&key.contract_id)
-                    .bind(key.sequence)
-                    .bind(&key.fingerprint)
-                    .bind(&key.token)
-                    .bind(&key.signing_key_id)
-                    .bind(&key.supersedes)
-                    .bind(now)
-                    .bind(requested_by)
-                    .bind(&contract.contact_email)
-                    .bind(subject)
-                    .bind(body)
-                    .bind(delivery_on)
+                // The key and its e-mail, written with the caller's batch.
+                batch
+                    .push(
+                        "INSERT INTO license_keys (id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, issued_at, requested_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10)",
+                    )
+                    .bind(key.id.clone())?
+                    .bind(key.license_id.clone())?
+                    .bind(key.contract_id.clone())?
+                    .bind(key.sequence)?
+                    .bind(key.fingerprint.clone())?
+                    .bind(key.token.clone())?
+                    .bind(key.signing_key_id.clone())?
+                    .bind(key.supersedes.clone())?
+                    .bind(now)?
+                    .bind(requested_by.to_owned())?;
+                batch
+                    .push(
+                        "INSERT INTO outbox (kind, recipient, subject, body, due_on, license_key_id, created_at, next_attempt_at) \
+                         VALUES ('license_key', $1, $2, $3, $4, $5, $6, $6)",
+                    )
+                    .bind(contract.contact_email.clone())?
+                    .bind(subject)?
+                    .bind(body)?
+                    .bind(delivery_on)?
+                    .bind(key.id.clone())?
+                    .bind(now)?;
+                Ok(key)
+            }
+
+            /// Sends a batch's statements as one call.
+            async fn run_batch(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                batch: $crate::store::batch::Batch<$db>,
+            ) -> $crate::error::Result<()> {
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                let (statements, arguments) = batch.into_parts();
+                let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+                let sql = Self::batch_sql(&statements);
+                sqlx::query_with(&sql, arguments)
                     .execute(&mut **tx)
                     .await
                     .map_err($crate::store::db_error)?;
-                Ok(key)
+                Ok(())
             }
 
             async fn reissue_in(
@@ -503,7 +531,9 @@ macro_rules! impl_store_with_licenses {
                     message: format!("license {license_id} already has keys; move it to a new server with a reissue"),
                 });
             }
-            let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint, None).await?;
+            let mut batch = $crate::store::batch::Batch::new();
+            let key = Self::issue_key_in(&mut tx, &contract, &orders, fingerprint, requested_by, now, delivery_on, mint, None, &mut batch).await?;
+            Self::run_batch(&mut tx, batch).await?;
             $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "key.issued", contract_id: Some(&contract.id), license_id: Some(license_id), subject: key.id.clone(), detail: format!("first key #1 for {}", key.fingerprint) }, now).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(key)
@@ -588,6 +618,8 @@ macro_rules! impl_store_with_licenses {
                     });
                 }
             }
+            // Every write of the reissue goes out as one call at the end.
+            let mut batch = $crate::store::batch::Batch::new();
             let (status, key) = if let Some(current) = current.as_ref().filter(|k| k.fingerprint == input.fingerprint.as_str()) {
                 (ReissueStatus::Unchanged, Some(current.clone()))
             } else {
@@ -614,6 +646,7 @@ macro_rules! impl_store_with_licenses {
                         input.delivery_on,
                         mint,
                         current,
+                        &mut batch,
                     )
                     .await?;
                     (ReissueStatus::Issued, Some(key))
@@ -640,35 +673,34 @@ macro_rules! impl_store_with_licenses {
                 (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}", record.fingerprint, record.delivery_on)),
                 _ => ("reissue.unchanged", format!("already bound to {}", record.fingerprint)),
             };
-            // The request and its audit event in one round trip.
-            let sql = Self::batch_sql(&[
-                "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                &$crate::store::events::insert_sql(11),
-            ]);
+            // The request and its audit event join the batch.
             let (actor, call_id) = $crate::telemetry::CallContext::current();
-            sqlx::query(&sql)
-                .bind(&record.id)
-                .bind(&record.license_id)
-                .bind(&record.contract_id)
-                .bind(&record.request_id)
-                .bind(&record.fingerprint)
-                .bind(record.status.as_str())
-                .bind(record.received_at)
-                .bind(record.delivery_on)
-                .bind(record.key.as_ref().map(|k| k.id.clone()))
-                .bind(&record.requested_by)
-                .bind(record.received_at)
-                .bind(actor)
-                .bind(call_id)
-                .bind(kind)
-                .bind(&record.contract_id)
-                .bind(&record.license_id)
-                .bind(&record.id)
-                .bind(detail)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store::db_error)?;
+            batch
+                .push(
+                    "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(record.id.clone())?
+                .bind(record.license_id.clone())?
+                .bind(record.contract_id.clone())?
+                .bind(record.request_id.clone())?
+                .bind(record.fingerprint.clone())?
+                .bind(record.status.as_str().to_owned())?
+                .bind(record.received_at)?
+                .bind(record.delivery_on)?
+                .bind(record.key.as_ref().map(|k| k.id.clone()))?
+                .bind(record.requested_by.clone())?;
+            batch
+                .push(&$crate::store::events::insert_sql(1))
+                .bind(record.received_at)?
+                .bind(actor)?
+                .bind(call_id)?
+                .bind(kind.to_owned())?
+                .bind(Some(record.contract_id.clone()))?
+                .bind(Some(record.license_id.clone()))?
+                .bind(record.id.clone())?
+                .bind(detail)?;
+            Self::run_batch(&mut tx, batch).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)
         }
@@ -698,7 +730,12 @@ macro_rules! impl_store_with_licenses {
             let current = Self::active_key_in(&mut tx, &license_id).await?;
             let key = match current {
                 Some(current) if current.fingerprint == request.fingerprint => current,
-                current => Self::issue_key_in(&mut tx, &contract, &orders, &fingerprint, &request.requested_by, now, request.delivery_on, mint, current).await?,
+                current => {
+                    let mut batch = $crate::store::batch::Batch::new();
+                    let key = Self::issue_key_in(&mut tx, &contract, &orders, &fingerprint, &request.requested_by, now, request.delivery_on, mint, current, &mut batch).await?;
+                    Self::run_batch(&mut tx, batch).await?;
+                    key
+                }
             };
             sqlx::query("UPDATE reissue_requests SET status = 'approved', key_id = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
                 .bind(&key.id)

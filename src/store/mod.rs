@@ -7,6 +7,7 @@
 //! [`common`], and expanded into each backend by a macro; what differs per
 //! backend (connection set-up, locking) lives in that backend's file.
 
+pub(crate) mod batch;
 mod common;
 pub mod contracts;
 pub mod events;

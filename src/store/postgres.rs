@@ -46,6 +46,10 @@ impl PostgresStore {
     /// How a claim skips rows another transaction holds.
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
+    /// The parts of a `WITH` run in no set order: the UPDATE that
+    /// supersedes a key must run before the batch that inserts the next.
+    const UPDATES_IN_BATCH: bool = false;
+
     /// Several INSERTs run as one statement, one round trip: all but the
     /// last become data-modifying `WITH` parts. They must not depend on
     /// one another's order; foreign keys between them are checked at the

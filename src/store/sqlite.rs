@@ -73,6 +73,10 @@ impl SqliteStore {
     /// How a claim skips rows another transaction holds.
     const SKIP_LOCKED: &'static str = "";
 
+    /// A batch runs its statements in order, so the UPDATE that supersedes
+    /// a key can go with the INSERT of the next one.
+    const UPDATES_IN_BATCH: bool = true;
+
     /// Several statements run as one call, in order: SQLite takes them as
     /// one string, each `$N` bound from the same list. One call is one
     /// hop to the connection's thread instead of one per statement.
