@@ -584,6 +584,9 @@ async fn verification_tells_active_superseded_revoked_and_forged_keys_apart() {
     on_each_backend(async |server| {
         let first = licensed(server, "K").await;
         let mut licenses = server.licenses(Some(&server.staff_token)).await;
+        // Verified once, the first key's record is in the server's cache;
+        // the reissue below must still show it superseded at once.
+        assert!(verify(&mut licenses, &first.key, OLD_SERVER).await.valid);
         let second = licenses
             .request_reissue(reissue("LIC-K", NEW_SERVER, "k-1"))
             .await

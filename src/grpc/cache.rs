@@ -1,12 +1,14 @@
 //! What a server answers from memory for a few seconds instead of asking
-//! the database on every call: the access tokens it has seen and the
-//! calendar's closures and overrides.
+//! the database on every call: the access tokens it has seen, the records
+//! of the license keys it has verified, and the calendar's closures and
+//! overrides.
 //!
-//! Both change rarely and are read by nearly every call. A change made
-//! through this server (a closure, an override) is seen at once; a change
-//! made elsewhere (`neo-supportd token revoke`, another replica) is seen
-//! within the time to live. A time to live of zero turns the cache off.
-//! Unknown tokens are never cached, so a revoked or mistyped token costs
+//! They change rarely and are read by nearly every call of their kind. A
+//! change made through this server (a closure, an override, a key
+//! superseded by a reissue or revoked) is seen at once; a change made
+//! elsewhere (`neo-supportd token revoke`, another replica) is seen within
+//! the time to live. A time to live of zero turns the cache off. Unknown
+//! tokens and keys are never cached, so a revoked or mistyped token costs
 //! one query per call, as before.
 
 use std::collections::HashMap;
@@ -14,17 +16,19 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::domain::calendar::Calendar;
+use crate::domain::license::KeyRecord;
 use crate::store::TokenRecord;
 
-/// At most this many tokens are remembered; when full, the expired ones go,
-/// and if none has expired, all of them.
-const MAX_TOKENS: usize = 10_000;
+/// At most this many entries per map; when full, the expired ones go, and
+/// if none has expired, all of them.
+const MAX_ENTRIES: usize = 10_000;
 
-/// Token look-ups and the calendar, each kept for `ttl`.
+/// Token look-ups, key records and the calendar, each kept for `ttl`.
 #[derive(Debug)]
 pub struct ReadCache {
     ttl: Duration,
-    tokens: RwLock<HashMap<String, (Instant, TokenRecord)>>,
+    tokens: TtlMap<TokenRecord>,
+    keys: TtlMap<KeyRecord>,
     calendar: RwLock<CalendarSlot>,
 }
 
@@ -33,7 +37,8 @@ impl ReadCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            tokens: RwLock::default(),
+            tokens: TtlMap::default(),
+            keys: TtlMap::default(),
             calendar: RwLock::default(),
         }
     }
@@ -45,24 +50,36 @@ impl ReadCache {
 
     /// The remembered record of a token hash, if still fresh.
     pub fn token(&self, token_hash: &str) -> Option<TokenRecord> {
-        let tokens = self.tokens.read().unwrap_or_else(PoisonError::into_inner);
-        let (fetched, record) = tokens.get(token_hash)?;
-        (fetched.elapsed() < self.ttl).then(|| record.clone())
+        self.tokens.get(token_hash, self.ttl)
     }
 
     /// Remembers the record of a token found in the database.
     pub fn remember_token(&self, token_hash: &str, record: &TokenRecord) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut tokens = self.tokens.write().unwrap_or_else(PoisonError::into_inner);
-        if tokens.len() >= MAX_TOKENS {
-            tokens.retain(|_, (fetched, _)| fetched.elapsed() < self.ttl);
-            if tokens.len() >= MAX_TOKENS {
-                tokens.clear();
-            }
-        }
-        tokens.insert(token_hash.to_owned(), (Instant::now(), record.clone()));
+        let generation = self.tokens.generation();
+        self.tokens.insert(token_hash, record, self.ttl, generation);
+    }
+
+    /// The remembered record of a license key, if still fresh.
+    pub fn key(&self, key_id: &str) -> Option<KeyRecord> {
+        self.keys.get(key_id, self.ttl)
+    }
+
+    /// Taken before reading a key from the database, and handed back to
+    /// [`Self::remember_key`].
+    pub fn key_generation(&self) -> u64 {
+        self.keys.generation()
+    }
+
+    /// Remembers the record of a key read from the database, unless this
+    /// server changed a key since the read began.
+    pub fn remember_key(&self, generation: u64, record: &KeyRecord) {
+        self.keys.insert(&record.id, record, self.ttl, generation);
+    }
+
+    /// Forgets a key whose record this server just changed (superseded or
+    /// revoked), so the next verification reads it again.
+    pub fn forget_key(&self, key_id: &str) {
+        self.keys.remove(key_id);
     }
 
     /// The remembered calendar, if still fresh.
@@ -114,4 +131,73 @@ impl ReadCache {
 struct CalendarSlot {
     generation: u64,
     entry: Option<(Instant, Arc<Calendar>)>,
+}
+
+/// Records by id, each with the moment it was read.
+#[derive(Debug)]
+struct TtlMap<V> {
+    entries: RwLock<Entries<V>>,
+}
+
+#[derive(Debug)]
+struct Entries<V> {
+    /// Bumped by every removal, so that a read that began before a change
+    /// does not put back what the change made stale.
+    generation: u64,
+    map: HashMap<String, (Instant, V)>,
+}
+
+impl<V> Default for TtlMap<V> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::new(Entries {
+                generation: 0,
+                map: HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<V: Clone> TtlMap<V> {
+    fn get(&self, id: &str, ttl: Duration) -> Option<V> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let (fetched, value) = entries.map.get(id)?;
+        (fetched.elapsed() < ttl).then(|| value.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+    }
+
+    /// Keeps `value`, read from the database when the map was at
+    /// `generation`, unless something was removed since.
+    fn insert(&self, id: &str, value: &V, ttl: Duration, generation: u64) {
+        if ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.generation != generation {
+            return;
+        }
+        if entries.map.len() >= MAX_ENTRIES {
+            entries
+                .map
+                .retain(|_, (fetched, _)| fetched.elapsed() < ttl);
+            if entries.map.len() >= MAX_ENTRIES {
+                entries.map.clear();
+            }
+        }
+        entries
+            .map
+            .insert(id.to_owned(), (Instant::now(), value.clone()));
+    }
+
+    fn remove(&self, id: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries.generation += 1;
+        entries.map.remove(id);
+    }
 }

@@ -178,6 +178,7 @@ impl LicenseApi {
             .store
             .request_reissue(&input, self.state.keyring.as_ref())
             .await?;
+        self.forget_superseded(record.key.as_ref());
         tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
         crate::telemetry::count_reissue(record.status.as_str());
         let reissue = reissue_message(record, self.today());
@@ -273,6 +274,13 @@ impl LicenseApi {
         })
     }
 
+    /// After a key was issued: the key it superseded is no longer active.
+    fn forget_superseded(&self, key: Option<&KeyRecord>) {
+        if let Some(previous) = key.and_then(|key| key.supersedes.as_deref()) {
+            self.state.cache.forget_key(previous);
+        }
+    }
+
     async fn approve_reissue_call(
         &self,
         request: Request<ApproveReissueRequest>,
@@ -290,6 +298,7 @@ impl LicenseApi {
                 self.state.keyring.as_ref(),
             )
             .await?;
+        self.forget_superseded(record.key.as_ref());
         tracing::info!(reissue_id = %id, by = %caller.token_name, "reissue approved");
         Ok(ApproveReissueResponse {
             reissue: Some(reissue_message(record, self.today())),
@@ -333,6 +342,7 @@ impl LicenseApi {
                 self.state.clock.now(),
             )
             .await?;
+        self.state.cache.forget_key(&key.id);
         tracing::info!(key_id = %key.id, by = %caller.token_name, "license key revoked");
         Ok(RevokeKeyResponse {
             license_key: Some(key.into()),
@@ -386,7 +396,7 @@ impl LicenseApi {
         let fingerprint_matches = fingerprint
             .as_ref()
             .is_some_and(|fp| fp.as_str() == claims.fingerprint);
-        let record = self.state.store.find_key(&claims.jti).await?;
+        let record = self.state.key_record(&claims.jti).await?;
         let (status, superseded_by) = match &record {
             // A record whose token differs is not this key.
             Some(k) if k.token == r.key.trim() => (

@@ -17,6 +17,7 @@ use tonic::metadata::MetadataMap;
 
 use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
+use crate::domain::license::KeyRecord;
 use crate::domain::token::{Role, hash_token};
 use crate::error::{Error, Result};
 use crate::signer::keys::Keyring;
@@ -167,6 +168,20 @@ impl AppState {
             token_name: record.name,
             role: record.role,
         })
+    }
+
+    /// The record of a license key: from the cache while fresh, else from
+    /// the database (a key not on record is never cached).
+    pub async fn key_record(&self, key_id: &str) -> Result<Option<KeyRecord>> {
+        if let Some(record) = self.cache.key(key_id) {
+            return Ok(Some(record));
+        }
+        let generation = self.cache.key_generation();
+        let record = self.store.find_key(key_id).await?;
+        if let Some(record) = &record {
+            self.cache.remember_key(generation, record);
+        }
+        Ok(record)
     }
 
     /// The business calendar: from the cache while fresh, else from the
