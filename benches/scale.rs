@@ -1210,11 +1210,6 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
     let placeholders: Vec<String> = (1..=page_ids.len()).map(|i| format!("${i}")).collect();
     const LIVE: &str = "o.contract_id = c.id AND o.kind <> 'add-seats' AND o.superseded_by IS NULL AND o.end_on IS NOT NULL";
     let (review_on, review_id) = full.review_cursor.1.clone();
-    let review_page = format!(
-        "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
-         AND ($2 = 0 OR delivery_on > $3 OR (delivery_on = $3 AND id > $4)) \
-         ORDER BY delivery_on, id LIMIT $5"
-    );
     vec![
         Statement {
             mirrors: "request_reissue: lock_license, the contract (FOR UPDATE on PostgreSQL)",
@@ -1329,21 +1324,20 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
         },
         Statement {
             mirrors: "list_reissues pending_review, first page",
-            sql: review_page.clone(),
-            values: vec![
-                Value::Text("pending_review".into()),
-                Value::Int(0),
-                Value::Date(NaiveDate::default()),
-                Value::Text(String::new()),
-                Value::Int(PAGE_ROWS),
-            ],
+            sql: format!(
+                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
+                 ORDER BY delivery_on, id LIMIT $2"
+            ),
+            values: vec![Value::Text("pending_review".into()), Value::Int(PAGE_ROWS)],
         },
         Statement {
             mirrors: "list_reissues pending_review, a later page (keyset cursor)",
-            sql: review_page,
+            sql: format!(
+                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
+                 AND (delivery_on, id) > ($2, $3) ORDER BY delivery_on, id LIMIT $4"
+            ),
             values: vec![
                 Value::Text("pending_review".into()),
-                Value::Int(1),
                 Value::Date(review_on),
                 Value::Text(review_id),
                 Value::Int(PAGE_ROWS),

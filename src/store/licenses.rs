@@ -803,24 +803,32 @@ macro_rules! impl_store_with_licenses {
             query: &$crate::store::licenses::ReissueQuery,
         ) -> $crate::error::Result<Vec<$crate::domain::license::ReissueRecord>> {
             use $crate::store::licenses::*;
-            let (after_on, after_id) = match &query.after {
-                Some((on, id)) => (Some(*on), id.clone()),
-                None => (None, String::new()),
-            };
-            let sql = format!(
-                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
-                 AND ($2 = 0 OR delivery_on > $3 OR (delivery_on = $3 AND id > $4)) \
-                 ORDER BY delivery_on, id LIMIT $5"
-            );
-            let rows: Vec<ReissueRow> = sqlx::query_as(&sql)
-                .bind(query.status.as_str())
-                .bind(i64::from(after_on.is_some()))
-                .bind(after_on.unwrap_or_default())
-                .bind(after_id)
-                .bind(query.limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::store::db_error)?;
+            // The first page and the later ones are separate statements, so
+            // that each walks the (status, delivery_on, id) index from where
+            // the page starts instead of filtering every row of the status.
+            let rows: Vec<ReissueRow> = match &query.after {
+                None => {
+                    let sql = format!(
+                        "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
+                         ORDER BY delivery_on, id LIMIT $2"
+                    );
+                    sqlx::query_as(&sql).bind(query.status.as_str()).bind(query.limit).fetch_all(&self.pool).await
+                }
+                Some((after_on, after_id)) => {
+                    let sql = format!(
+                        "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
+                         AND (delivery_on, id) > ($2, $3) ORDER BY delivery_on, id LIMIT $4"
+                    );
+                    sqlx::query_as(&sql)
+                        .bind(query.status.as_str())
+                        .bind(*after_on)
+                        .bind(after_id)
+                        .bind(query.limit)
+                        .fetch_all(&self.pool)
+                        .await
+                }
+            }
+            .map_err($crate::store::db_error)?;
             let mut records = Vec::with_capacity(rows.len());
             for row in rows {
                 let key = match &row.key_id {
