@@ -1311,7 +1311,8 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
             mirrors: "list_contracts with status lapsed (status_clause), first page",
             sql: format!(
                 "SELECT {CONTRACT_COLUMNS} FROM contracts c WHERE \
-                 NOT EXISTS (SELECT 1 FROM contract_orders o WHERE {LIVE} AND o.covered_from <= $1 AND o.end_on >= $1) \
+                 c.id IN (SELECT o.contract_id FROM contract_orders o WHERE o.end_on >= $2 AND o.end_on < $1) \
+                 AND NOT EXISTS (SELECT 1 FROM contract_orders o WHERE {LIVE} AND o.covered_from <= $1 AND o.end_on >= $1) \
                  AND EXISTS (SELECT 1 FROM contract_orders o WHERE {LIVE} AND o.covered_from <= $1) \
                  AND (SELECT MAX(o.end_on) FROM contract_orders o WHERE {LIVE} AND o.end_on < $1) >= $2 \
                  ORDER BY c.id LIMIT $3"

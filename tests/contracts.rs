@@ -566,6 +566,27 @@ async fn contracts_are_listed_page_by_page_with_filters() {
             .unwrap()
             .into_inner();
         assert_eq!(ids(lapsed), ["L-0"]);
+        // Lapsed from the day after its last day (2027-01-31) through the
+        // last day a renewal is allowed, 2028-01-31; not on its last day.
+        // (The others' periods end later and lapse in their turn.)
+        for (on, l0_lapsed) in [
+            ("2027-01-31", false),
+            ("2027-02-01", true),
+            ("2028-01-31", true),
+            ("2028-02-01", false),
+        ] {
+            let lapsed = staff
+                .list_contracts(status(pb::ContractStatus::Lapsed, on))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(
+                ids(lapsed).contains(&"L-0".to_owned()),
+                l0_lapsed,
+                "L-0 lapsed on {on}, {}",
+                server.label
+            );
+        }
         let not_started = staff
             .list_contracts(status(pb::ContractStatus::NotStarted, "2027-03-15"))
             .await
