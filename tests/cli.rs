@@ -306,12 +306,7 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
     assert_eq!(contract["id"], "NEO-0001");
 
     // A first year received a month ago covers today, whatever today is.
-    let today = chrono::Utc::now()
-        .with_timezone(&neo_support::domain::dates::jst())
-        .date_naive();
-    let received = (today - chrono::Days::new(30))
-        .format("%Y-%m-%d")
-        .to_string();
+    let received = common::a_month_ago();
     let (code, period) = call(&[
         "order",
         "record",
@@ -458,12 +453,7 @@ fn the_whole_reissue_journey_works_from_the_command_line() {
         let output = client(&all);
         (output.status.code(), json_of(&output))
     };
-    let today = chrono::Utc::now()
-        .with_timezone(&neo_support::domain::dates::jst())
-        .date_naive();
-    let received = (today - chrono::Days::new(30))
-        .format("%Y-%m-%d")
-        .to_string();
+    let received = common::a_month_ago();
     call(&[
         "contract",
         "create",
@@ -693,12 +683,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
         call(&["calendar", "day", "2026-02-30"]).status.code(),
         Some(1)
     );
-    let today = chrono::Utc::now()
-        .with_timezone(&neo_support::domain::dates::jst())
-        .date_naive();
-    let received = (today - chrono::Days::new(30))
-        .format("%Y-%m-%d")
-        .to_string();
+    let received = common::a_month_ago();
     call(&[
         "contract",
         "create",

@@ -50,12 +50,7 @@ async fn a_replica_killed_mid_stream_loses_nothing_and_answers_the_same_after_re
             .create_contract(common::new_contract("KILL", "LIC-KILL", 10, false))
             .await
             .unwrap();
-        let today = chrono::Utc::now()
-            .with_timezone(&neo_support::domain::dates::jst())
-            .date_naive();
-        let received = (today - chrono::Days::new(30))
-            .format("%Y-%m-%d")
-            .to_string();
+        let received = common::a_month_ago();
         support
             .record_order(common::first_year("KILL", &received, &received))
             .await

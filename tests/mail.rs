@@ -495,12 +495,7 @@ fn a_reissue_on_a_running_server_is_mailed_audited_counted_and_backed_up() {
         );
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
     };
-    let today = chrono::Utc::now()
-        .with_timezone(&neo_support::domain::dates::jst())
-        .date_naive();
-    let received = (today - chrono::Days::new(30))
-        .format("%Y-%m-%d")
-        .to_string();
+    let received = common::a_month_ago();
     call(&[
         "contract",
         "create",

@@ -1,11 +1,13 @@
 //! Several servers on one PostgreSQL database, as replicas behind a load
 //! balancer: concurrent reissues spread over them keep one active key and a
 //! gapless sequence, and one idempotency id sent to two replicas at once
-//! answers one and the same key.
+//! answers one and the same key. Two processes on one SQLite file keep the
+//! same guarantees.
 
 mod common;
 
-use common::{POSTGRES_ENV, TestDb, TestServer, first_year, new_contract};
+use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, first_year, new_contract};
+use neo_support::client::{self, ClientOptions, LicenseClient};
 use neo_support::grpc::pb;
 
 fn reissue(fingerprint: &str, request_id: &str) -> pb::RequestReissueRequest {
@@ -14,6 +16,86 @@ fn reissue(fingerprint: &str, request_id: &str) -> pb::RequestReissueRequest {
         fingerprint: fingerprint.into(),
         request_id: request_id.into(),
     }
+}
+
+/// 32 reissues of LIC-R at once, each to a new fingerprint, spread over
+/// `clients` in turn; every one must be signed. Returns the keys received.
+async fn reissue_at_once(clients: &[LicenseClient], prefix: &str) -> Vec<String> {
+    let calls: Vec<_> = (0..32)
+        .map(|i| {
+            let mut client = clients[i % clients.len()].clone();
+            let request = reissue(
+                &format!("srv-{prefix}-{i:04}.example"),
+                &format!("{prefix}-{i}"),
+            );
+            tokio::spawn(async move { client.request_reissue(request).await })
+        })
+        .collect();
+    let mut received = Vec::new();
+    for call in calls {
+        let answer = call
+            .await
+            .unwrap()
+            .expect("every reissue answers")
+            .into_inner();
+        assert_eq!(answer.status, pb::ReissueStatus::Issued as i32);
+        received.push(answer.key);
+    }
+    received
+}
+
+/// LIC-R's keys: sequence 1..=`count` without a gap, exactly one active,
+/// and every key in `received` on record and verified by the server (a good
+/// signature; the active key, or superseded by a later one).
+async fn assert_on_record(client: &LicenseClient, count: i64, received: &[String]) {
+    let mut client = client.clone();
+    let keys = client
+        .list_license_keys(pb::ListLicenseKeysRequest {
+            license_id: "LIC-R".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .license_keys;
+    assert_eq!(
+        keys.iter().map(|k| k.sequence).collect::<Vec<_>>(),
+        (1..=count).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.status == pb::KeyStatus::Active as i32)
+            .count(),
+        1
+    );
+    for key in received {
+        assert!(keys.iter().any(|k| &k.key == key), "on record");
+        let verified = client
+            .verify_key(pb::VerifyKeyRequest {
+                key: key.clone(),
+                fingerprint: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            verified.reason.is_empty() || verified.reason == "KEY_SUPERSEDED",
+            "{}",
+            verified.reason
+        );
+    }
+}
+
+/// One idempotency id sent to two servers at once answers one and the
+/// same key.
+async fn assert_one_key_for_one_request_id(a: &LicenseClient, b: &LicenseClient) {
+    let (mut a, mut b) = (a.clone(), b.clone());
+    let (left, right) = tokio::join!(
+        a.request_reissue(reissue("srv-same-0001.example", "same-id")),
+        b.request_reissue(reissue("srv-same-0001.example", "same-id")),
+    );
+    let (left, right) = (left.unwrap().into_inner(), right.unwrap().into_inner());
+    assert_eq!(left.key, right.key);
+    assert_eq!(left.key_id, right.key_id);
 }
 
 #[tokio::test]
@@ -56,69 +138,66 @@ async fn reissues_spread_over_three_replicas_keep_one_active_key_and_no_gaps() {
     for replica in replicas {
         clients.push(replica.licenses(Some(&replica.staff_token)).await);
     }
-    let calls: Vec<_> = (0..32)
-        .map(|i| {
-            let mut client = clients[i % 3].clone();
-            tokio::spawn(async move {
-                client
-                    .request_reissue(reissue(
-                        &format!("srv-replica-{i:04}.example"),
-                        &format!("r-{i}"),
-                    ))
-                    .await
-            })
-        })
-        .collect();
-    let mut received = Vec::new();
-    for call in calls {
-        let answer = call
-            .await
-            .unwrap()
-            .expect("every reissue answers")
-            .into_inner();
-        assert_eq!(answer.status, pb::ReissueStatus::Issued as i32);
-        received.push(answer.key);
-    }
-
-    let keys = first.store.list_license_keys("LIC-R").await.unwrap();
-    assert_eq!(
-        keys.iter().map(|k| k.sequence).collect::<Vec<_>>(),
-        (1..=33).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        keys.iter()
-            .filter(|k| k.status == neo_support::domain::license::KeyStatus::Active)
-            .count(),
-        1
-    );
-    let verifier = first.keyring.verifier();
-    for key in &received {
-        let verified = verifier
-            .verify(key)
-            .expect("every key a client received verifies");
-        assert!(
-            keys.iter()
-                .any(|k| &k.token == key && k.id == verified.claims.jti),
-            "on record"
-        );
-    }
-
-    // One idempotency id sent to two replicas at once: one and the same key.
-    let (mut a, mut b) = (clients[1].clone(), clients[2].clone());
-    let (left, right) = tokio::join!(
-        a.request_reissue(reissue("srv-same-0001.example", "same-id")),
-        b.request_reissue(reissue("srv-same-0001.example", "same-id")),
-    );
-    let (left, right) = (left.unwrap().into_inner(), right.unwrap().into_inner());
-    assert_eq!(left.key, right.key);
-    assert_eq!(left.key_id, right.key_id);
-    assert_eq!(
-        first.store.list_license_keys("LIC-R").await.unwrap().len(),
-        34
-    );
+    let received = reissue_at_once(&clients, "replica").await;
+    assert_on_record(&clients[0], 33, &received).await;
+    assert_one_key_for_one_request_id(&clients[1], &clients[2]).await;
+    assert_on_record(&clients[0], 34, &[]).await;
 
     second.stop().await;
     third.stop().await;
     first.stop().await;
     db.drop_database().await;
+}
+
+#[tokio::test]
+async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let keys_dir = dir.path().join("keys");
+    let token = common::staff_token_on(&database_url, "two-processes");
+    let extra = ["--reissues-before-review", "1000"];
+    // The first creates the development signing key; the second reads it.
+    let first = Daemon::start_with(&database_url, &keys_dir, &extra);
+    let second = Daemon::start_with(&database_url, &keys_dir, &extra);
+    let options = |daemon: &Daemon| ClientOptions {
+        server: format!("http://{}", daemon.address),
+        token: Some(token.clone()),
+        ca_cert_pem: None,
+    };
+    let mut support = client::support(&options(&first)).await.unwrap();
+    support
+        .create_contract(new_contract("R", "LIC-R", 10, false))
+        .await
+        .unwrap();
+    let received = common::a_month_ago();
+    support
+        .record_order(first_year("R", &received, &received))
+        .await
+        .unwrap();
+    let clients = [
+        client::license(&options(&first)).await.unwrap(),
+        client::license(&options(&second)).await.unwrap(),
+    ];
+    clients[0]
+        .clone()
+        .issue_first_key(pb::IssueFirstKeyRequest {
+            license_id: "LIC-R".into(),
+            fingerprint: "srv-first-0000.example".into(),
+        })
+        .await
+        .unwrap();
+
+    let received = reissue_at_once(&clients, "process").await;
+    // Each process checks what the other signed.
+    assert_on_record(&clients[1], 33, &received).await;
+    assert_one_key_for_one_request_id(&clients[0], &clients[1]).await;
+    assert_on_record(&clients[1], 34, &[]).await;
+
+    // Waited for off the test's runtime, so that the clients' connections
+    // can answer the servers' GOAWAY meanwhile.
+    let (first_status, second_status) =
+        tokio::task::spawn_blocking(move || (first.terminate().0, second.terminate().0))
+            .await
+            .unwrap();
+    assert!(first_status.success() && second_status.success());
 }

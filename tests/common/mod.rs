@@ -121,6 +121,15 @@ pub async fn on_each_backend(test: impl AsyncFn(&TestServer)) {
     }
 }
 
+/// The JST date 30 days ago, `YYYY-MM-DD`: a first year received then
+/// covers today, whatever today is.
+pub fn a_month_ago() -> String {
+    let today = Utc::now().with_timezone(&jst()).date_naive();
+    (today - chrono::Days::new(30))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 /// A JST wall-clock instant.
 pub fn jst_at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
     jst()
