@@ -169,9 +169,9 @@ async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
         .create_contract(new_contract("R", "LIC-R", 10, false))
         .await
         .unwrap();
-    let received = common::a_month_ago();
+    let month_ago = common::a_month_ago();
     support
-        .record_order(first_year("R", &received, &received))
+        .record_order(first_year("R", &month_ago, &month_ago))
         .await
         .unwrap();
     let clients = [
@@ -188,7 +188,8 @@ async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
         .unwrap();
 
     let received = reissue_at_once(&clients, "process").await;
-    // Each process checks what the other signed.
+    // The second process lists and verifies every key, half of them
+    // signed by the first.
     assert_on_record(&clients[1], 33, &received).await;
     assert_one_key_for_one_request_id(&clients[0], &clients[1]).await;
     assert_on_record(&clients[1], 34, &[]).await;

@@ -112,7 +112,8 @@ pub(crate) fn status_clause(status: ContractStatus) -> String {
         ContractStatus::Active => active,
         ContractStatus::NotStarted => format!("NOT {started} AND ?2 = ?2"),
         // A lapsed contract has an order that ended in [?2, ?1): the
-        // contracts_by_end index finds those few without reading the rest.
+        // contract_orders_by_end index finds those few without reading the
+        // rest.
         ContractStatus::Lapsed => format!(
             "c.id IN (SELECT o.contract_id FROM contract_orders o WHERE o.end_on >= ?2 AND o.end_on < ?1) \
              AND NOT {active} AND {started} AND {last_end} >= ?2"
