@@ -15,9 +15,10 @@ use tokio::sync::oneshot;
 use crate::clock::{Clock, SystemClock};
 use crate::domain::token::{Role, TokenSecret, check_token_name};
 use crate::error::{Error, Result};
+use crate::grpc::gate::RateLimits;
 use crate::grpc::{AppState, Settings};
 use crate::mail::{Mailer, SmtpSettings, WorkerSettings, run_worker};
-use crate::server::{ServeOptions, TlsFiles, serve};
+use crate::server::{ConnectionLimits, ServeOptions, TlsFiles, serve};
 use crate::signer::keys::{self, KeyError, Keyring};
 use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, Store};
 
@@ -178,6 +179,42 @@ pub struct ServeArgs {
     /// time. 0 reads the database on every call.
     #[arg(long, env = "NEO_SUPPORT_CACHE_SECS", default_value_t = 5)]
     pub cache_secs: u64,
+    /// Calls per second one token may make on average (0: no limit).
+    #[arg(long, env = "NEO_SUPPORT_RATE_LIMIT_PER_TOKEN", default_value_t = 50)]
+    pub rate_limit_per_token: u32,
+    /// Calls one token may make at once above --rate-limit-per-token.
+    #[arg(long, env = "NEO_SUPPORT_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
+    /// Failed authentications per minute from one client address (IPv4, or
+    /// an IPv6 /64) before it is refused without a database look-up until
+    /// its allowance is back (0: no limit).
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub auth_failures_per_minute: u32,
+    /// Calls open at once on one connection (HTTP/2 streams).
+    #[arg(long, env = "NEO_SUPPORT_MAX_CONCURRENT_STREAMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_concurrent_streams: u32,
+    /// Seconds a call may take before it is answered DEADLINE_EXCEEDED
+    /// (a shorter grpc-timeout from the client wins).
+    #[arg(long, env = "NEO_SUPPORT_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+    /// Seconds between HTTP/2 pings on a connection; one not answered
+    /// within --keepalive-timeout-secs closes it.
+    #[arg(long, env = "NEO_SUPPORT_KEEPALIVE_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub keepalive_interval_secs: u64,
+    /// Seconds the server waits for the answer to a ping.
+    #[arg(long, env = "NEO_SUPPORT_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keepalive_timeout_secs: u64,
+    /// The largest header list a client may send, in bytes.
+    #[arg(long, env = "NEO_SUPPORT_MAX_HEADER_LIST_BYTES", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u32).range(1024..=1024 * 1024))]
+    pub max_header_list_bytes: u32,
+    /// Streams a client may open and reset before the server has answered
+    /// them; past it the connection is closed (HTTP/2 rapid reset).
+    #[arg(long, env = "NEO_SUPPORT_MAX_PENDING_RESET_STREAMS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_pending_reset_streams: u64,
     /// Serve Prometheus metrics on this address (off when not given).
     #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -301,11 +338,25 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         Settings {
             reissues_before_review: i64::from(args.reissues_before_review),
             cache_ttl: Duration::from_secs(args.cache_secs),
+            rate_limits: RateLimits {
+                per_token_per_second: args.rate_limit_per_token,
+                per_token_burst: args.rate_limit_burst,
+                auth_failures_per_minute: args.auth_failures_per_minute,
+            },
         },
     );
     let options = ServeOptions {
         tls,
         health_interval: Duration::from_secs(args.health_interval_secs.max(1)),
+        limits: ConnectionLimits {
+            max_concurrent_streams: args.max_concurrent_streams,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+            keepalive_interval: Duration::from_secs(args.keepalive_interval_secs),
+            keepalive_timeout: Duration::from_secs(args.keepalive_timeout_secs),
+            max_header_list_bytes: args.max_header_list_bytes,
+            max_pending_reset_streams: usize::try_from(args.max_pending_reset_streams)
+                .unwrap_or(usize::MAX),
+        },
     };
     let gauges = match args.metrics_listen {
         Some(address) => {

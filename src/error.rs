@@ -65,6 +65,15 @@ pub enum Error {
         /// Human-readable explanation.
         message: String,
     },
+    /// The caller is over a rate limit; `retry_after` says when to try
+    /// again.
+    #[error("{message}")]
+    RateLimited {
+        /// Human-readable explanation.
+        message: String,
+        /// How long to wait before the next call.
+        retry_after: Option<std::time::Duration>,
+    },
     /// The database cannot be reached.
     #[error("the database is unavailable")]
     DatabaseUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

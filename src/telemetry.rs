@@ -1,18 +1,25 @@
-//! Logs and metrics: one log line per call (method, status code, duration,
-//! request id; never a token or a key) and Prometheus metrics, served on a
-//! listener of their own when `--metrics-listen` is given.
+//! Logs and metrics. Each call's log line (RPC, status code, duration,
+//! request id; never a token or a key) is written at DEBUG when it
+//! succeeded, at INFO when it was refused and at WARN when the server
+//! failed; refusals and failures of one kind are limited to a few lines a
+//! minute, the rest counted. Prometheus metrics are served on a listener of
+//! their own when `--metrics-listen` is given; their `rpc` label comes from
+//! a fixed set (`unknown` for any path that is not an RPC of the server).
 //!
 //! Metrics: `neo_support_calls_total{rpc,code}`,
 //! `neo_support_call_duration_seconds{rpc}` (histogram),
 //! `neo_support_reissues_total{outcome}`, and gauges refreshed from the
 //! database: `neo_support_review_queue{state="pending|overdue"}`,
 //! `neo_support_outbox_unsent`, `neo_support_outbox_overdue`,
-//! `neo_support_outbox_oldest_unsent_seconds`, `neo_support_db_pool_in_use`.
+//! `neo_support_outbox_oldest_unsent_seconds`, `neo_support_db_pool_in_use`,
+//! `neo_support_panics_total`, `neo_support_log_lines_suppressed_total`.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -68,15 +75,47 @@ impl CallContext {
     }
 }
 
+/// The label of each RPC the server answers, by request path: a fixed
+/// set, so that no caller can grow the metrics by calling made-up paths.
+#[derive(Debug, Clone)]
+pub struct RpcLabels(Arc<HashMap<String, &'static str>>);
+
+/// The label of every path that is not an RPC of the server.
+pub const UNKNOWN_RPC: &str = "unknown";
+
+impl RpcLabels {
+    /// The labels of `(path, label)` pairs.
+    pub fn new(paths: impl IntoIterator<Item = (String, &'static str)>) -> Self {
+        Self(Arc::new(paths.into_iter().collect()))
+    }
+
+    /// The label of a request path: the RPC's name, or [`UNKNOWN_RPC`].
+    pub fn label(&self, path: &str) -> &'static str {
+        self.0.get(path).copied().unwrap_or(UNKNOWN_RPC)
+    }
+}
+
 /// Adds [`CallLog`] to every call.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallLogLayer;
+#[derive(Debug, Clone)]
+pub struct CallLogLayer {
+    labels: RpcLabels,
+}
+
+impl CallLogLayer {
+    /// Logs and measures calls, labelled by `labels`.
+    pub fn new(labels: RpcLabels) -> Self {
+        Self { labels }
+    }
+}
 
 impl<S> Layer<S> for CallLogLayer {
     type Service = CallLog<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CallLog { inner }
+        CallLog {
+            inner,
+            labels: self.labels.clone(),
+        }
     }
 }
 
@@ -84,6 +123,7 @@ impl<S> Layer<S> for CallLogLayer {
 #[derive(Debug, Clone)]
 pub struct CallLog<S> {
     inner: S,
+    labels: RpcLabels,
 }
 
 fn valid_request_id(value: &HeaderValue) -> Option<String> {
@@ -102,6 +142,77 @@ pub fn code_label(code: &str) -> &'static str {
     crate::cli::code_name(tonic::Code::from(number))
 }
 
+/// Lines of one kind (RPC and status code) written per minute at most,
+/// after a first burst; the rest are counted and reported with the next
+/// line of that kind.
+const LOG_LINES_PER_MINUTE: u32 = 20;
+const LOG_LINES_BURST: u32 = 10;
+
+/// Keeps refusals and errors visible without letting a flood of them fill
+/// the disk: each kind (RPC, code) gets [`LOG_LINES_PER_MINUTE`] lines.
+struct LogBudget {
+    limiter: governor::DefaultKeyedRateLimiter<(&'static str, &'static str)>,
+    suppressed: Mutex<HashMap<(&'static str, &'static str), u64>>,
+}
+
+impl LogBudget {
+    fn new() -> Self {
+        let quota = governor::Quota::per_minute(
+            NonZeroU32::new(LOG_LINES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
+        )
+        .allow_burst(NonZeroU32::new(LOG_LINES_BURST).unwrap_or(NonZeroU32::MIN));
+        Self {
+            limiter: governor::RateLimiter::keyed(quota),
+            suppressed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(lines suppressed since the last one)` when a line of this kind
+    /// may be written now; `None` when it is counted instead. The keys come
+    /// from fixed sets, so the state is bounded.
+    fn allow(&self, rpc: &'static str, code: &'static str) -> Option<u64> {
+        let key = (rpc, code);
+        let mut suppressed = self.suppressed.lock().unwrap_or_else(|e| e.into_inner());
+        if self.limiter.check_key(&key).is_ok() {
+            Some(suppressed.remove(&key).unwrap_or(0))
+        } else {
+            *suppressed.entry(key).or_insert(0) += 1;
+            metrics::counter!("neo_support_log_lines_suppressed_total").increment(1);
+            None
+        }
+    }
+}
+
+static LOG_BUDGET: LazyLock<LogBudget> = LazyLock::new(LogBudget::new);
+
+/// Codes that mean the server failed, logged at WARN; any other refusal is
+/// the caller's and logged at INFO.
+fn is_server_fault(code: &str) -> bool {
+    matches!(
+        code,
+        "INTERNAL" | "UNAVAILABLE" | "UNKNOWN" | "DATA_LOSS" | "TRANSPORT_ERROR"
+    )
+}
+
+/// Writes the log line of one call: successes and the health and
+/// reflection services at DEBUG; calls to unknown paths at DEBUG; refusals
+/// at INFO and server faults at WARN, each kind within its budget.
+fn log_call(rpc: &'static str, method: &str, code: &'static str, duration_ms: f64, id: &str) {
+    let quiet = code == "OK" || rpc == UNKNOWN_RPC || method.starts_with("/grpc.");
+    if quiet {
+        tracing::debug!(%method, code, duration_ms, request_id = %id, "call");
+        return;
+    }
+    let Some(suppressed) = LOG_BUDGET.allow(rpc, code) else {
+        return;
+    };
+    if is_server_fault(code) {
+        tracing::warn!(rpc, code, duration_ms, request_id = %id, suppressed, "call failed");
+    } else {
+        tracing::info!(rpc, code, duration_ms, request_id = %id, suppressed, "call refused");
+    }
+}
+
 impl<S, B, RB> Service<http::Request<B>> for CallLog<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>> + Clone + Send + 'static,
@@ -117,7 +228,14 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let rpc = self.labels.label(request.uri().path());
+        // Only a known method's path is kept for the log line: an unknown
+        // one may be anything a caller made up.
+        let method = if rpc == UNKNOWN_RPC {
+            String::new()
+        } else {
+            request.uri().path().to_owned()
+        };
         let request_id = request
             .headers()
             .get(REQUEST_ID)
@@ -148,20 +266,24 @@ where
                 }
                 Err(_) => "TRANSPORT_ERROR",
             };
-            let duration_ms = elapsed.as_secs_f64() * 1000.0;
-            if method.starts_with("/grpc.") {
-                tracing::debug!(%method, code, duration_ms, %request_id, "call");
-            } else {
-                tracing::info!(%method, code, duration_ms, %request_id, "call");
-            }
-            let rpc = method.rsplit('/').next().unwrap_or_default().to_owned();
-            metrics::counter!("neo_support_calls_total", "rpc" => rpc.clone(), "code" => code)
-                .increment(1);
+            log_call(
+                rpc,
+                &method,
+                code,
+                elapsed.as_secs_f64() * 1000.0,
+                &request_id,
+            );
+            metrics::counter!("neo_support_calls_total", "rpc" => rpc, "code" => code).increment(1);
             metrics::histogram!("neo_support_call_duration_seconds", "rpc" => rpc)
                 .record(elapsed.as_secs_f64());
             result
         })
     }
+}
+
+/// Counts a panic caught in a handler, which is answered INTERNAL.
+pub fn count_panic() {
+    metrics::counter!("neo_support_panics_total").increment(1);
 }
 
 /// Counts a reissue by its outcome (`issued`, `unchanged`,

@@ -114,7 +114,7 @@ impl SupportApi {
         &self,
         request: Request<CreateContractRequest>,
     ) -> Result<CreateContractResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let id = if r.id.is_empty() {
@@ -145,7 +145,7 @@ impl SupportApi {
         &self,
         request: Request<GetContractRequest>,
     ) -> Result<GetContractResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         caller.require_contract(&r.id)?;
         let date = match optional_date_field("date", &r.date)? {
@@ -191,10 +191,7 @@ impl SupportApi {
         &self,
         request: Request<ListContractsRequest>,
     ) -> Result<ListContractsResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let limit = page_size_field("page_size", r.page_size)?;
         let status_on_date = match optional_date_field("status_on", &r.status_on)? {
@@ -233,7 +230,7 @@ impl SupportApi {
         &self,
         request: Request<RecordOrderRequest>,
     ) -> Result<RecordOrderResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let contract_id = code_field("contract_id", &r.contract_id)?;
@@ -258,10 +255,7 @@ impl SupportApi {
         &self,
         request: Request<QuoteRenewalRequest>,
     ) -> Result<QuoteRenewalResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let received_on = date_field("received_on", &r.received_on)?;
         let (_, orders) = self
@@ -286,7 +280,7 @@ impl SupportApi {
         &self,
         request: Request<CreateAccessTokenRequest>,
     ) -> Result<CreateAccessTokenResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         if self

@@ -46,7 +46,7 @@ impl SupportApi {
         &self,
         request: Request<SubmitInquiryRequest>,
     ) -> Result<SubmitInquiryResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         caller.require_contract(&r.contract_id)?;
         let contract_id = code_field("contract_id", &r.contract_id)?;
@@ -104,7 +104,7 @@ impl SupportApi {
         &self,
         request: Request<GetInquiryRequest>,
     ) -> Result<GetInquiryResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let id = request.get_ref().id;
         let inquiry = self
             .state
@@ -124,7 +124,7 @@ impl SupportApi {
         &self,
         request: Request<ListInquiriesRequest>,
     ) -> Result<ListInquiriesResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         let contract_id = match (caller.contract_scope(), r.contract_id.is_empty()) {
             (Some(own), true) => Some(own.to_owned()),
@@ -163,7 +163,7 @@ impl SupportApi {
         &self,
         request: Request<AnswerInquiryRequest>,
     ) -> Result<AnswerInquiryResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let id = r.id;
@@ -220,10 +220,7 @@ impl SupportApi {
         &self,
         request: Request<ListOutboxMessagesRequest>,
     ) -> Result<ListOutboxMessagesResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let status = match r.status.as_str() {
             "" => None,
@@ -265,10 +262,7 @@ impl SupportApi {
         &self,
         request: Request<GetOutboxMessageRequest>,
     ) -> Result<GetOutboxMessageResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let id = request.get_ref().id;
         let message = self
             .state
@@ -288,7 +282,7 @@ impl SupportApi {
         &self,
         request: Request<RetryOutboxMessageRequest>,
     ) -> Result<RetryOutboxMessageResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let id = request.get_ref().id;
         let now = self.state.clock.now();
@@ -306,10 +300,7 @@ impl SupportApi {
         request: Request<ListEventsRequest>,
     ) -> Result<ListEventsResponse> {
         use crate::grpc::convert::timestamp;
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let limit = page_size_field("page_size", r.page_size)?;
         let after_id =

@@ -120,7 +120,7 @@ impl LicenseApi {
         &self,
         request: Request<IssueFirstKeyRequest>,
     ) -> Result<IssueFirstKeyResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let fingerprint = fingerprint_field(&r.fingerprint)?;
@@ -152,7 +152,7 @@ impl LicenseApi {
         &self,
         request: Request<RequestReissueRequest>,
     ) -> Result<RequestReissueResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         let fingerprint = fingerprint_field(&r.fingerprint)?;
         let request_id = request_id_field(&r.request_id)?;
@@ -200,7 +200,7 @@ impl LicenseApi {
         &self,
         request: Request<GetReissueRequest>,
     ) -> Result<GetReissueResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let id = request.into_inner().id;
         let not_found = || crate::store::licenses::reissue_not_found(&id);
         let record = self
@@ -221,10 +221,7 @@ impl LicenseApi {
         &self,
         request: Request<ListReissuesRequest>,
     ) -> Result<ListReissuesResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let status = match crate::grpc::pb::ReissueStatus::try_from(r.status) {
             Ok(
@@ -285,7 +282,7 @@ impl LicenseApi {
         &self,
         request: Request<ApproveReissueRequest>,
     ) -> Result<ApproveReissueResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let id = request.into_inner().id;
         let record = self
@@ -309,7 +306,7 @@ impl LicenseApi {
         &self,
         request: Request<RejectReissueRequest>,
     ) -> Result<RejectReissueResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let reason = name_field("reason", &r.reason)?;
@@ -328,7 +325,7 @@ impl LicenseApi {
         &self,
         request: Request<RevokeKeyRequest>,
     ) -> Result<RevokeKeyResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
         let reason = name_field("reason", &r.reason)?;
@@ -353,7 +350,7 @@ impl LicenseApi {
         &self,
         request: Request<ListLicenseKeysRequest>,
     ) -> Result<ListLicenseKeysResponse> {
-        let caller = self.state.authenticate(request.metadata()).await?;
+        let caller = self.state.caller(&request).await?;
         let license_id = request.into_inner().license_id;
         self.require_license(&caller, &license_id).await?;
         if self
@@ -375,7 +372,7 @@ impl LicenseApi {
         &self,
         request: Request<VerifyKeyRequest>,
     ) -> Result<VerifyKeyResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let r = request.into_inner();
         let fingerprint = if r.fingerprint.is_empty() {
             None

@@ -6,6 +6,7 @@
 pub mod cache;
 mod contracts;
 pub mod convert;
+pub mod gate;
 mod inquiries;
 pub mod license;
 mod status;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Token look-ups and the calendar, kept for a few seconds.
     pub cache: Arc<cache::ReadCache>,
+    /// The rate limiters' state.
+    pub limiters: Arc<gate::Limiters>,
 }
 
 /// Business settings of the server.
@@ -59,6 +62,8 @@ pub struct Settings {
     /// the calendar: a token revoked in the database, or a closure added
     /// through another replica, takes effect within this time.
     pub cache_ttl: std::time::Duration,
+    /// Calls per token and failed authentications per address.
+    pub rate_limits: gate::RateLimits,
 }
 
 impl Default for Settings {
@@ -66,6 +71,7 @@ impl Default for Settings {
         Self {
             reissues_before_review: 2,
             cache_ttl: std::time::Duration::from_secs(5),
+            rate_limits: gate::RateLimits::default(),
         }
     }
 }
@@ -123,12 +129,24 @@ impl AppState {
         settings: Settings,
     ) -> Self {
         let cache = Arc::new(cache::ReadCache::new(settings.cache_ttl));
+        let limiters = Arc::new(gate::Limiters::new(settings.rate_limits));
         Self {
             store,
             clock,
             keyring,
             settings,
             cache,
+            limiters,
+        }
+    }
+
+    /// The caller of a call: the one [`gate::Gate`] admitted from the
+    /// headers, or (for a service used without the gate) the token's check
+    /// here.
+    pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller> {
+        match request.extensions().get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => self.authenticate(request.metadata()).await,
         }
     }
 

@@ -49,6 +49,17 @@ pub fn to_status(error: Error) -> Status {
         Error::PermissionDenied { reason, message } => {
             status(Code::PermissionDenied, reason, message, None)
         }
+        Error::RateLimited {
+            message,
+            retry_after,
+        } => {
+            let mut details =
+                ErrorDetails::with_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
+            if let Some(wait) = retry_after {
+                details.set_retry_info(Some(wait));
+            }
+            Status::with_error_details(Code::ResourceExhausted, message, details)
+        }
         Error::DatabaseUnavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");
             status(

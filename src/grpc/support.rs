@@ -29,7 +29,7 @@ impl SupportApi {
         &self,
         request: Request<GetCalendarDayRequest>,
     ) -> Result<GetCalendarDayResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let date = date_field("date", &request.get_ref().date)?;
         let calendar = self.state.calendar().await?;
         let day = calendar.day(date).map_err(out_of_range("date"))?;
@@ -42,7 +42,7 @@ impl SupportApi {
         &self,
         request: Request<ListDaysOffRequest>,
     ) -> Result<ListDaysOffResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let message = request.get_ref();
         let start = date_field("start_on", &message.start_on)?;
         let end = date_field("end_on", &message.end_on)?;
@@ -65,7 +65,7 @@ impl SupportApi {
         &self,
         request: Request<GetNextBusinessDayRequest>,
     ) -> Result<GetNextBusinessDayResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let date = date_field("date", &request.get_ref().date)?;
         let calendar = self.state.calendar().await?;
         let next = calendar
@@ -80,7 +80,7 @@ impl SupportApi {
         &self,
         request: Request<GetReceptionStatusRequest>,
     ) -> Result<GetReceptionStatusResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let at = instant_field("at", request.into_inner().at, self.state.clock.now())?;
         let calendar = self.state.calendar().await?;
         let reception = calendar.reception(at).map_err(out_of_range("at"))?;
@@ -96,7 +96,7 @@ impl SupportApi {
         &self,
         request: Request<GetDeliveryDateRequest>,
     ) -> Result<GetDeliveryDateResponse> {
-        self.state.authenticate(request.metadata()).await?;
+        self.state.caller(&request).await?;
         let received_at = instant_field(
             "received_at",
             request.into_inner().received_at,
@@ -116,10 +116,7 @@ impl SupportApi {
         &self,
         request: Request<CreateClosureRequest>,
     ) -> Result<CreateClosureResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let (name, range) = new_closure(request.into_inner().closure)?;
         let closure = self
             .state
@@ -137,10 +134,7 @@ impl SupportApi {
         &self,
         request: Request<ListClosuresRequest>,
     ) -> Result<ListClosuresResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let closures = self.state.store.list_closures().await?;
         Ok(ListClosuresResponse {
             closures: closures.into_iter().map(Into::into).collect(),
@@ -151,10 +145,7 @@ impl SupportApi {
         &self,
         request: Request<DeleteClosureRequest>,
     ) -> Result<DeleteClosureResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
@@ -176,10 +167,7 @@ impl SupportApi {
         &self,
         request: Request<CreateHolidayOverrideRequest>,
     ) -> Result<CreateHolidayOverrideResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let (date, action, note) = new_holiday_override(request.into_inner().holiday_override)?;
         let created = self
             .state
@@ -197,10 +185,7 @@ impl SupportApi {
         &self,
         request: Request<ListHolidayOverridesRequest>,
     ) -> Result<ListHolidayOverridesResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let overrides = self.state.store.list_holiday_overrides().await?;
         Ok(ListHolidayOverridesResponse {
             holiday_overrides: overrides.into_iter().map(Into::into).collect(),
@@ -211,10 +196,7 @@ impl SupportApi {
         &self,
         request: Request<DeleteHolidayOverrideRequest>,
     ) -> Result<DeleteHolidayOverrideResponse> {
-        self.state
-            .authenticate(request.metadata())
-            .await?
-            .require_staff()?;
+        self.state.caller(&request).await?.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
