@@ -178,6 +178,15 @@ pub struct ServeArgs {
     /// time. 0 reads the database on every call.
     #[arg(long, env = "NEO_SUPPORT_CACHE_SECS", default_value_t = 5)]
     pub cache_secs: u64,
+    /// Inquiries one contract may submit per JST calendar day; the next is
+    /// refused RESOURCE_EXHAUSTED `RATE_LIMITED` until 00:00 JST.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_INQUIRIES_PER_DAY",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub inquiries_per_day: u32,
     /// Serve Prometheus metrics on this address (off when not given).
     #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -304,6 +313,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         Settings {
             reissues_before_review: i64::from(args.reissues_before_review),
             cache_ttl: Duration::from_secs(args.cache_secs),
+            inquiries_per_day: i64::from(args.inquiries_per_day),
         },
     );
     let options = ServeOptions {

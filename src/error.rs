@@ -16,6 +16,17 @@ pub enum Error {
         /// What is wrong with it, for the client.
         message: String,
     },
+    /// A field is well-formed but a rule refuses its value, with a reason
+    /// of its own (INVALID_ARGUMENT, e.g. `REPLY_TO_NOT_ALLOWED`).
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The request field, in proto naming.
+        field: String,
+        /// Stable UPPER_SNAKE reason.
+        reason: &'static str,
+        /// What is wrong with it, for the client.
+        message: String,
+    },
     /// A field is well-formed but outside what the service supports (a year
     /// before 1949 or after 2099).
     #[error("{field}: {message}")]
@@ -64,6 +75,16 @@ pub enum Error {
         reason: &'static str,
         /// Human-readable explanation.
         message: String,
+    },
+    /// Too many calls or too much of something in a time: the caller should
+    /// wait (RESOURCE_EXHAUSTED, reason `RATE_LIMITED`).
+    #[error("{message}")]
+    RateLimited {
+        /// Human-readable explanation.
+        message: String,
+        /// How long to wait before trying again, when known; sent as a
+        /// `google.rpc.RetryInfo` detail.
+        retry_after: Option<std::time::Duration>,
     },
     /// The database cannot be reached.
     #[error("the database is unavailable")]

@@ -59,6 +59,9 @@ pub struct Settings {
     /// the calendar: a token revoked in the database, or a closure added
     /// through another replica, takes effect within this time.
     pub cache_ttl: std::time::Duration,
+    /// Inquiries one contract may submit per JST calendar day; the next is
+    /// RESOURCE_EXHAUSTED `RATE_LIMITED`.
+    pub inquiries_per_day: i64,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
         Self {
             reissues_before_review: 2,
             cache_ttl: std::time::Duration::from_secs(5),
+            inquiries_per_day: crate::domain::inquiry::DEFAULT_INQUIRIES_PER_DAY,
         }
     }
 }

@@ -30,6 +30,16 @@ pub fn to_status(error: Error) -> Status {
             format!("{field}: {message}"),
             Some((&field, &message)),
         ),
+        Error::InvalidField {
+            field,
+            reason,
+            message,
+        } => status(
+            Code::InvalidArgument,
+            reason,
+            format!("{field}: {message}"),
+            Some((&field, &message)),
+        ),
         Error::OutOfRange { field, message } => status(
             Code::OutOfRange,
             "DATE_OUT_OF_RANGE",
@@ -48,6 +58,17 @@ pub fn to_status(error: Error) -> Status {
         }
         Error::PermissionDenied { reason, message } => {
             status(Code::PermissionDenied, reason, message, None)
+        }
+        Error::RateLimited {
+            message,
+            retry_after,
+        } => {
+            let mut details =
+                ErrorDetails::with_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
+            if let Some(delay) = retry_after {
+                details.set_retry_info(Some(delay));
+            }
+            Status::with_error_details(Code::ResourceExhausted, message, details)
         }
         Error::DatabaseUnavailable(source) => {
             tracing::warn!(error = %source, "database unavailable");
