@@ -904,3 +904,64 @@ async fn stored_escape_sequences_reach_the_terminal_escaped() {
     server.stop().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_update_adds_and_removes_mail_domains_that_contract_show_lists() {
+    let db = common::TestDb::sqlite();
+    let server = common::TestServer::start(&db).await;
+    server
+        .staff()
+        .await
+        .create_contract(common::new_contract("DOM", "LIC-DOM", 3, false))
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.url.as_str(),
+            "--token",
+            &server.staff_token,
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+    let output = run(&[
+        "contract",
+        "update",
+        "DOM",
+        "--add-mail-domain",
+        "Partner.Example.co.jp",
+        "--add-mail-domain",
+        "example.net",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "contract DOM mail domains: example.co.jp, example.net, partner.example.co.jp\n"
+    );
+    let output = run(&[
+        "contract",
+        "update",
+        "DOM",
+        "--remove-mail-domain",
+        "example.net",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let output = run(&["--json", "contract", "show", "DOM"]);
+    assert_eq!(
+        json_of(&output)["mail_domains"],
+        serde_json::json!(["example.co.jp", "partner.example.co.jp"])
+    );
+    let output = run(&[
+        "--json",
+        "contract",
+        "update",
+        "DOM",
+        "--add-mail-domain",
+        "evil.example/login",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_of(&output)["error"]["code"], "INVALID_ARGUMENT");
+    server.stop().await;
+    db.drop_database().await;
+}
