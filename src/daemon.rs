@@ -215,13 +215,24 @@ pub struct ServeArgs {
     /// them; past it the connection is closed (HTTP/2 rapid reset).
     #[arg(long, env = "NEO_SUPPORT_MAX_PENDING_RESET_STREAMS", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub max_pending_reset_streams: u64,
+    /// Inquiries one contract may submit per JST calendar day; the next is
+    /// refused RESOURCE_EXHAUSTED `RATE_LIMITED` until 00:00 JST.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_INQUIRIES_PER_DAY",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub inquiries_per_day: u32,
     /// Serve Prometheus metrics on this address (off when not given).
     #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// The SMTP server for the outbox: `smtp://[USER@]HOST[:PORT]`
-    /// (STARTTLS when offered), `smtps://[USER@]HOST[:PORT]`, or
-    /// `smtp://HOST:PORT?tls=none` for a local relay. Without it, mail stays
-    /// in the outbox.
+    /// (STARTTLS required), `smtps://[USER@]HOST[:PORT]`,
+    /// `smtp://HOST[:PORT]?tls=opportunistic` (STARTTLS when offered), or
+    /// `smtp://HOST:PORT?tls=none` for a local relay. A user name with
+    /// `tls=opportunistic` or `tls=none` is refused unless the host is a
+    /// loopback address. Without it, mail stays in the outbox.
     #[arg(long, env = "NEO_SUPPORT_SMTP_URL")]
     pub smtp_url: Option<String>,
     /// A file holding the SMTP password.
@@ -313,6 +324,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         }),
         _ => None,
     };
+    let mailer = build_mailer(&args)?;
     let keyring = load_keyring(&args)?;
     let store = args.database.connect().await?;
     tracing::info!(
@@ -343,6 +355,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
                 per_token_burst: args.rate_limit_burst,
                 auth_failures_per_minute: args.auth_failures_per_minute,
             },
+            inquiries_per_day: i64::from(args.inquiries_per_day),
         },
     );
     let options = ServeOptions {
@@ -372,30 +385,13 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         None => None,
     };
     let (worker_stop, worker_stopped) = tokio::sync::watch::channel(false);
-    let worker = match &args.smtp_url {
-        Some(url) => {
-            let password = match &args.smtp_password_file {
-                Some(path) => Some(
-                    String::from_utf8(read_file("smtp_password_file", path)?)
-                        .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_owned(),
-                ),
-                None => None,
-            };
-            let settings = SmtpSettings {
-                url: url.clone(),
-                password,
-                from: args.mail_from.clone(),
-            };
-            let mailer =
-                Mailer::new(&settings).map_err(|message| Error::invalid("smtp_url", message))?;
+    let worker = match mailer {
+        Some(mailer) => {
             let worker_settings = WorkerSettings {
                 max_attempts: i64::from(args.smtp_max_attempts.max(1)),
                 retry_base: Duration::from_secs(args.smtp_retry_secs.max(1)),
                 ..WorkerSettings::default()
             };
-            tracing::info!(smtp = %redact_url(url), "outbox worker sending mail over SMTP");
             Some(tokio::spawn(run_worker(
                 state.store.clone(),
                 Arc::new(mailer),
@@ -404,12 +400,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
                 worker_stopped,
             )))
         }
-        None => {
-            tracing::warn!(
-                "no SMTP URL (--smtp-url / NEO_SUPPORT_SMTP_URL): mail stays in the outbox"
-            );
-            None
-        }
+        None => None,
     };
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, options, async {
@@ -435,6 +426,33 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The outbox's mailer, checked before anything listens: an SMTP URL that
+/// would send credentials unencrypted stops the start. `None` without an
+/// SMTP URL (mail then stays in the outbox).
+pub fn build_mailer(args: &ServeArgs) -> Result<Option<Mailer>> {
+    let Some(url) = &args.smtp_url else {
+        tracing::warn!("no SMTP URL (--smtp-url / NEO_SUPPORT_SMTP_URL): mail stays in the outbox");
+        return Ok(None);
+    };
+    let password = match &args.smtp_password_file {
+        Some(path) => Some(
+            String::from_utf8(read_file("smtp_password_file", path)?)
+                .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let settings = SmtpSettings {
+        url: url.clone(),
+        password,
+        from: args.mail_from.clone(),
+    };
+    let mailer = Mailer::new(&settings).map_err(|message| Error::invalid("smtp_url", message))?;
+    tracing::info!(smtp = %redact_url(url), "outbox worker sending mail over SMTP");
+    Ok(Some(mailer))
 }
 
 fn key_error(error: KeyError) -> Error {

@@ -16,6 +16,17 @@ pub enum Error {
         /// What is wrong with it, for the client.
         message: String,
     },
+    /// A field is well-formed but a rule refuses its value, with a reason
+    /// of its own (INVALID_ARGUMENT, e.g. `REPLY_TO_NOT_ALLOWED`).
+    #[error("{field}: {message}")]
+    InvalidField {
+        /// The request field, in proto naming.
+        field: String,
+        /// Stable UPPER_SNAKE reason.
+        reason: &'static str,
+        /// What is wrong with it, for the client.
+        message: String,
+    },
     /// A field is well-formed but outside what the service supports (a year
     /// before 1949 or after 2099).
     #[error("{field}: {message}")]
@@ -65,13 +76,14 @@ pub enum Error {
         /// Human-readable explanation.
         message: String,
     },
-    /// The caller is over a rate limit; `retry_after` says when to try
-    /// again.
+    /// Too many calls or too much of something in a time: the caller should
+    /// wait (RESOURCE_EXHAUSTED, reason `RATE_LIMITED`).
     #[error("{message}")]
     RateLimited {
         /// Human-readable explanation.
         message: String,
-        /// How long to wait before the next call.
+        /// How long to wait before trying again, when known; sent as a
+        /// `google.rpc.RetryInfo` detail.
         retry_after: Option<std::time::Duration>,
     },
     /// The database cannot be reached.

@@ -4,10 +4,15 @@
 //! message twice at once), sent, then marked sent; a failure is retried
 //! with exponential backoff up to a limit, then marked failed for staff.
 //!
-//! SMTP URLs: `smtp://[user@]host[:port]` (STARTTLS when the server offers
-//! it; port 587 by default), `smtps://[user@]host[:port]` (TLS from the
-//! start; port 465), and `smtp://host:port?tls=none` for a local relay. The
-//! password comes from a file, never from the URL or the command line.
+//! SMTP URLs: `smtp://[user@]host[:port]` (STARTTLS required: a server
+//! that does not offer it gets nothing, neither credentials nor mail; port
+//! 587 by default), `smtps://[user@]host[:port]` (TLS from the start; port
+//! 465), `smtp://host[:port]?tls=opportunistic` (STARTTLS when offered,
+//! plain text otherwise) and `smtp://host:port?tls=none` for a local relay.
+//! Credentials are refused at start on a connection that may be
+//! unencrypted (`tls=opportunistic` or `tls=none`), except to a loopback
+//! address. The password comes from a file, never from the URL or the
+//! command line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,29 +87,51 @@ impl Mailer {
         let url =
             url::Url::parse(&settings.url).map_err(|_| "the SMTP URL does not parse".to_owned())?;
         let host = url.host_str().ok_or("the SMTP URL has no host")?.to_owned();
-        let tls_mode = url
-            .query_pairs()
-            .find(|(key, _)| key == "tls")
-            .map(|(_, value)| value.into_owned());
+        if url.password().is_some() {
+            return Err(
+                "the SMTP URL must not hold a password: put it in --smtp-password-file".into(),
+            );
+        }
+        let mut tls_mode = None;
+        for (key, value) in url.query_pairs() {
+            if key != "tls" || tls_mode.is_some() {
+                return Err(format!(
+                    "the SMTP URL takes one parameter, tls, not {key:?}"
+                ));
+            }
+            tls_mode = Some(value.into_owned());
+        }
         let parameters = || {
             TlsParameters::new_rustls(host.clone()).map_err(|e| format!("TLS set-up failed: {e}"))
         };
         let (tls, default_port) = match (url.scheme(), tls_mode.as_deref()) {
             ("smtp", Some("none")) => (Tls::None, 25),
-            ("smtp", Some("required")) => (Tls::Required(parameters()?), 587),
-            ("smtp", None | Some("opportunistic")) => (Tls::Opportunistic(parameters()?), 587),
+            ("smtp", None | Some("required")) => (Tls::Required(parameters()?), 587),
+            ("smtp", Some("opportunistic")) => (Tls::Opportunistic(parameters()?), 587),
             ("smtps", None) => (Tls::Wrapper(parameters()?), 465),
             _ => {
                 return Err(
-                    "use smtp://HOST[:PORT][?tls=none|required] or smtps://HOST[:PORT]".into(),
+                    "use smtp://HOST[:PORT] (STARTTLS required), smtps://HOST[:PORT], or \
+                     smtp://HOST[:PORT]?tls=opportunistic|none"
+                        .into(),
                 );
             }
         };
+        let encrypted = matches!(tls, Tls::Required(_) | Tls::Wrapper(_));
+        let has_user = !url.username().is_empty();
+        if has_user && !encrypted && !is_loopback(&url) {
+            return Err(format!(
+                "refusing to send SMTP credentials over a connection that may be unencrypted \
+                 (tls={}) to {host}, which is not a loopback address: use smtp:// (STARTTLS \
+                 required) or smtps://",
+                tls_mode.as_deref().unwrap_or_default()
+            ));
+        }
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
             .port(url.port().unwrap_or(default_port))
             .tls(tls)
             .timeout(Some(Duration::from_secs(30)));
-        if !url.username().is_empty() {
+        if has_user {
             let user = percent_decode(url.username());
             builder = builder.credentials(Credentials::new(
                 user,
@@ -145,6 +172,23 @@ impl Mailer {
             .await
             .map_err(|e| format!("SMTP: {e}"))?;
         Ok(message_id)
+    }
+}
+
+/// Whether the URL's host is this machine: `localhost` or a loopback IP.
+/// (`smtp:` is not a special scheme to the URL parser, so an IPv4 address
+/// comes back as a domain name.)
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
     }
 }
 
@@ -249,16 +293,41 @@ mod tests {
             "smtp://mail.example.co.jp",
             "smtp://user@mail.example.co.jp:2525",
             "smtps://mail.example.co.jp:465",
+            "smtp://mail.example.co.jp?tls=required",
+            "smtp://mail.example.co.jp?tls=opportunistic",
             "smtp://127.0.0.1:2525?tls=none",
+            "smtp://user@127.0.0.1:2525?tls=none",
+            "smtp://user@[::1]:2525?tls=opportunistic",
+            "smtp://user@localhost:2525?tls=none",
         ] {
             assert!(Mailer::new(&settings(url)).is_ok(), "{url}");
         }
         for url in [
             "http://mail.example.co.jp",
             "smtps://x?tls=none",
+            "smtp://x?tls=maybe",
+            "smtp://x?tls=required&tls=none",
+            "smtp://x?auth=plain",
+            "smtp://user:secret@mail.example.co.jp",
             "not a url",
         ] {
             assert!(Mailer::new(&settings(url)).is_err(), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_over_a_connection_that_may_be_unencrypted_are_refused_at_start() {
+        for url in [
+            "smtp://user@mail.example.co.jp:25?tls=none",
+            "smtp://user@mail.example.co.jp?tls=opportunistic",
+            "smtp://user@192.0.2.1:587?tls=none",
+            "smtp://user@localhost.example.co.jp?tls=none",
+        ] {
+            let error = Mailer::new(&settings(url)).err().unwrap_or_default();
+            assert!(
+                error.contains("refusing to send SMTP credentials"),
+                "{url}: {error:?}"
+            );
         }
     }
 

@@ -827,3 +827,143 @@ fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline()
     );
     daemon.terminate();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_escape_sequences_reach_the_terminal_escaped() {
+    use neo_support::domain::contract::EmailAddress;
+    use neo_support::domain::inquiry::{Category, NewInquiry, Product};
+    let db = common::TestDb::sqlite();
+    let server = common::TestServer::start(&db).await;
+    let mut staff = server.staff().await;
+    staff
+        .create_contract(common::new_contract("ESC", "LIC-ESC", 3, false))
+        .await
+        .unwrap();
+    // Written past the server (which refuses it now), as older data or a
+    // database edit could hold it.
+    let hostile = "件名\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nfake line\u{9b}31m\u{202E}txt";
+    let now = neo_support::clock::Clock::now(server.clock.as_ref());
+    let stored = server
+        .store
+        .create_inquiry(
+            &NewInquiry {
+                contract_id: "ESC".into(),
+                product: Product::BackupServer,
+                category: Category::Defect,
+                subject: hostile.into(),
+                body: format!("本文\n\t{hostile}"),
+                reply_to: EmailAddress::parse("it-admin@example.co.jp").unwrap(),
+            },
+            now,
+            now,
+            "db edit",
+            20,
+        )
+        .await
+        .unwrap();
+    let id = stored.id.to_string();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.url.as_str(),
+            "--token",
+            &server.staff_token,
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+    for args in [
+        vec!["inquiry", "list"],
+        vec!["inquiry", "show", id.as_str()],
+        vec!["outbox", "list"],
+        vec!["outbox", "show", "1"],
+    ] {
+        let output = run(&args);
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|c| {
+                (c.is_control() && !matches!(c, '\n' | '\t'))
+                    || ('\u{202A}'..='\u{202E}').contains(c)
+            })
+            .collect();
+        assert!(raw.is_empty(), "{args:?} wrote {raw:?}: {text:?}");
+        if args != ["outbox", "list"] {
+            assert!(
+                text.contains(r"\u{1b}[2J\u{1b}]0;pwned\u{7}"),
+                "{args:?}: {text}"
+            );
+        }
+        if args[1] == "list" {
+            // One row per item: the subject's CR LF cannot start a row.
+            assert!(!text.contains("\nfake line"), "{args:?}: {text}");
+        }
+    }
+    // The JSON is unchanged text (serde escapes it).
+    let output = run(&["--json", "inquiry", "show", &id]);
+    assert_eq!(json_of(&output)["subject"], hostile);
+    server.stop().await;
+    db.drop_database().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_update_adds_and_removes_mail_domains_that_contract_show_lists() {
+    let db = common::TestDb::sqlite();
+    let server = common::TestServer::start(&db).await;
+    server
+        .staff()
+        .await
+        .create_contract(common::new_contract("DOM", "LIC-DOM", 3, false))
+        .await
+        .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.url.as_str(),
+            "--token",
+            &server.staff_token,
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+    let output = run(&[
+        "contract",
+        "update",
+        "DOM",
+        "--add-mail-domain",
+        "Partner.Example.co.jp",
+        "--add-mail-domain",
+        "example.net",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "contract DOM mail domains: example.co.jp, example.net, partner.example.co.jp\n"
+    );
+    let output = run(&[
+        "contract",
+        "update",
+        "DOM",
+        "--remove-mail-domain",
+        "example.net",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let output = run(&["--json", "contract", "show", "DOM"]);
+    assert_eq!(
+        json_of(&output)["mail_domains"],
+        serde_json::json!(["example.co.jp", "partner.example.co.jp"])
+    );
+    let output = run(&[
+        "--json",
+        "contract",
+        "update",
+        "DOM",
+        "--add-mail-domain",
+        "evil.example/login",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_of(&output)["error"]["code"], "INVALID_ARGUMENT");
+    server.stop().await;
+    db.drop_database().await;
+}

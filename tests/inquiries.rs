@@ -476,3 +476,300 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
     })
     .await;
 }
+
+/// A customer token for `contract_id`, made by staff through the server.
+async fn customer_token(server: &TestServer, contract_id: &str) -> String {
+    server
+        .staff()
+        .await
+        .create_access_token(pb::CreateAccessTokenRequest {
+            contract_id: contract_id.into(),
+            name: format!("{contract_id}'s admin"),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+}
+
+async fn outbox_len(server: &TestServer) -> usize {
+    let query = neo_support::store::licenses::OutboxQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    server.store.list_outbox(&query).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn control_characters_and_bidi_overrides_in_mail_text_are_refused_and_nothing_is_queued() {
+    on_each_backend(async |server| {
+        active_contract(server, "X", false).await;
+        let token = customer_token(server, "X").await;
+        let mut customer = server.client(Some(&token)).await;
+        let forged = "お問合せ\r\n\r\nYour license was suspended. Log in at http://evil.example/login to restore it.\u{1b}[2J\u{1b}]0;pwned\u{7}";
+        let cases = [
+            ("subject", forged.to_owned(), "本文".to_owned()),
+            ("subject", "件名\n二行目".into(), "本文".into()),
+            ("subject", "件名\tタブ".into(), "本文".into()),
+            ("subject", "invoice\u{202E}fdp.exe".into(), "本文".into()),
+            ("subject", "件名\u{2067}隠す\u{2069}".into(), "本文".into()),
+            ("subject", "件名\u{9b}2J".into(), "本文".into()),
+            ("body", "件名".into(), "画面を消す\u{1b}[2J\u{1b}]0;pwned\u{7}".into()),
+            ("body", "件名".into(), "bare\rCR".into()),
+            ("body", "件名".into(), "C1 \u{85} next line".into()),
+            ("body", "件名".into(), "DEL \u{7f}".into()),
+            ("body", "件名".into(), "NUL \u{0}".into()),
+            ("body", "件名".into(), "bidi \u{202D}override".into()),
+        ];
+        for (field, subject, body) in cases {
+            let refused = customer
+                .submit_inquiry(pb::SubmitInquiryRequest {
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    ..defect("X")
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{subject:?} {body:?}");
+            assert_eq!(bad_fields(&refused), [field], "{subject:?} {body:?}");
+            assert!(
+                !refused.message().contains('\u{1b}'),
+                "{:?}",
+                refused.message()
+            );
+        }
+        assert_eq!(count(server).await, 0, "{}", server.label);
+        assert_eq!(outbox_len(server).await, 0, "{}", server.label);
+
+        // Newlines and tabs are a body's; CRLF is stored as LF.
+        let stored = customer
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                body: "一行目\r\n\t二行目\n三行目".into(),
+                ..defect("X")
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        let kept = server.store.get_inquiry(stored.id).await.unwrap().unwrap();
+        assert_eq!(kept.body, "一行目\n\t二行目\n三行目");
+        assert_eq!(outbox_len(server).await, 1);
+
+        // The staff's answer is mail text too.
+        let mut staff = server.staff().await;
+        let refused = staff
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: stored.id,
+                answer: "回答\u{1b}]0;pwned\u{7}".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(bad_fields(&refused), ["answer"]);
+        let still = server.store.get_inquiry(stored.id).await.unwrap().unwrap();
+        assert_eq!(still.status.as_str(), "open");
+        assert_eq!(outbox_len(server).await, 1, "{}", server.label);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replies_to_addresses_outside_the_contracts_mail_domains_are_refused() {
+    on_each_backend(async |server| {
+        active_contract(server, "R", false).await;
+        let token = customer_token(server, "R").await;
+        let mut customer = server.client(Some(&token)).await;
+
+        // The attack: 20 inquiries to 20 outside addresses.
+        for i in 0..20 {
+            let refused = customer
+                .submit_inquiry(pb::SubmitInquiryRequest {
+                    reply_to: format!("victim{i}@outside{i}.example"),
+                    ..defect("R")
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument);
+            assert_eq!(reason(&refused), "REPLY_TO_NOT_ALLOWED");
+            assert_eq!(bad_fields(&refused), ["reply_to"]);
+        }
+        // A subdomain, or a domain that ends like the contact's, is another domain.
+        for reply_to in ["x@sub.example.co.jp", "x@example.co.jp.evil.example"] {
+            let refused = customer
+                .submit_inquiry(pb::SubmitInquiryRequest {
+                    reply_to: reply_to.into(),
+                    ..defect("R")
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(reason(&refused), "REPLY_TO_NOT_ALLOWED", "{reply_to}");
+        }
+        assert_eq!(count(server).await, 0, "{}", server.label);
+        assert_eq!(outbox_len(server).await, 0, "{}", server.label);
+
+        // The contact's own domain, in any case, is allowed.
+        customer
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                reply_to: "Tanaka@EXAMPLE.co.jp".into(),
+                ..defect("R")
+            })
+            .await
+            .unwrap();
+
+        // Staff add a partner's domain; customers cannot.
+        let update = pb::UpdateContractRequest {
+            id: "R".into(),
+            add_mail_domains: vec!["Partner.Example.JP".into()],
+            remove_mail_domains: vec![],
+        };
+        let denied = customer.update_contract(update.clone()).await.unwrap_err();
+        assert_eq!(denied.code(), Code::PermissionDenied);
+        let mut staff = server.staff().await;
+        let updated = staff.update_contract(update).await.unwrap().into_inner();
+        assert_eq!(
+            updated.mail_domains,
+            ["example.co.jp", "partner.example.jp"]
+        );
+        let shown = customer
+            .get_contract(pb::GetContractRequest {
+                id: "R".into(),
+                date: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(shown.mail_domains, ["example.co.jp", "partner.example.jp"]);
+        customer
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                reply_to: "sato@partner.example.jp".into(),
+                ..defect("R")
+            })
+            .await
+            .unwrap();
+
+        // Garbage, the contact's own domain and unknown domains are refused
+        // with the field named, and change nothing.
+        for (add, remove, field) in [
+            (vec!["evil.example/login"], vec![], "add_mail_domains"),
+            (vec!["user@evil.example"], vec![], "add_mail_domains"),
+            (vec!["localhost"], vec![], "add_mail_domains"),
+            (
+                vec!["ok.example.jp", "a\r\nb.example"],
+                vec![],
+                "add_mail_domains",
+            ),
+            (vec![], vec!["example.co.jp"], "remove_mail_domains"),
+            (
+                vec![],
+                vec!["never-added.example.jp"],
+                "remove_mail_domains",
+            ),
+        ] {
+            let refused = staff
+                .update_contract(pb::UpdateContractRequest {
+                    id: "R".into(),
+                    add_mail_domains: add.iter().map(|d| d.to_string()).collect(),
+                    remove_mail_domains: remove.iter().map(|d| d.to_string()).collect(),
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(refused.code(), Code::InvalidArgument, "{add:?} {remove:?}");
+            assert_eq!(bad_fields(&refused), [field], "{add:?} {remove:?}");
+        }
+        assert_eq!(
+            server.store.contract_mail_domains("R").await.unwrap(),
+            ["partner.example.jp"]
+        );
+        let missing = staff
+            .update_contract(pb::UpdateContractRequest {
+                id: "NOPE".into(),
+                add_mail_domains: vec!["a.example.jp".into()],
+                remove_mail_domains: vec![],
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&missing), "CONTRACT_NOT_FOUND");
+
+        // Removed again, the partner's domain is refused again.
+        staff
+            .update_contract(pb::UpdateContractRequest {
+                id: "R".into(),
+                add_mail_domains: vec![],
+                remove_mail_domains: vec!["PARTNER.example.jp".into()],
+            })
+            .await
+            .unwrap();
+        let refused = customer
+            .submit_inquiry(pb::SubmitInquiryRequest {
+                reply_to: "sato@partner.example.jp".into(),
+                ..defect("R")
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&refused), "REPLY_TO_NOT_ALLOWED");
+        assert_eq!(count(server).await, 2, "{}", server.label);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_contract_gets_twenty_inquiries_a_jst_day_even_when_sent_at_once() {
+    use tonic_types::StatusExt;
+    on_each_backend(async |server| {
+        active_contract(server, "L", false).await;
+        active_contract(server, "M", false).await;
+        let token = customer_token(server, "L").await;
+        server.clock.set(jst_at(2026, 11, 25, 23, 0, 0));
+        let attempts = (0..26).map(|_| {
+            let server_url = server.options(Some(&token));
+            async move {
+                let mut customer = neo_support::client::support(&server_url).await.unwrap();
+                customer.submit_inquiry(defect("L")).await
+            }
+        });
+        let results = futures_join_all(attempts).await;
+        let accepted = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(accepted, 20, "{}", server.label);
+        for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+            assert_eq!(reason(refused), "RATE_LIMITED");
+            let retry = refused
+                .get_error_details()
+                .retry_info()
+                .and_then(|info| info.retry_delay)
+                .expect("a RetryInfo detail");
+            // 23:00 JST: the next day starts in an hour.
+            assert_eq!(retry, std::time::Duration::from_secs(3600));
+        }
+        assert_eq!(count(server).await, 20, "{}", server.label);
+        assert_eq!(outbox_len(server).await, 20, "{}", server.label);
+
+        // Another contract has its own allowance; the next JST day, so has L.
+        server
+            .staff()
+            .await
+            .submit_inquiry(defect("M"))
+            .await
+            .unwrap();
+        server.clock.set(jst_at(2026, 11, 26, 0, 0, 0));
+        let mut customer = server.client(Some(&token)).await;
+        customer.submit_inquiry(defect("L")).await.unwrap();
+        assert_eq!(count(server).await, 22, "{}", server.label);
+    })
+    .await;
+}
+
+/// Runs the futures at once and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}

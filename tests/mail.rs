@@ -605,3 +605,183 @@ fn a_reissue_on_a_running_server_is_mailed_audited_counted_and_backed_up() {
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+/// A fake SMTP server on a port that offers `AUTH PLAIN` but no STARTTLS,
+/// answers yes to everything, and keeps every line it is sent.
+async fn fake_smtp_without_starttls() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 fake.example ESMTP\r\n").await?;
+                let mut in_data = false;
+                while let Some(line) = lines.next_line().await? {
+                    log.lock().unwrap().push(line.clone());
+                    let verb = line.to_ascii_uppercase();
+                    let answer: &[u8] = if in_data {
+                        if line == "." {
+                            in_data = false;
+                            b"250 queued\r\n"
+                        } else {
+                            continue;
+                        }
+                    } else if verb.starts_with("EHLO") {
+                        b"250-fake.example\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                    } else if verb.starts_with("AUTH") {
+                        b"235 2.7.0 accepted\r\n"
+                    } else if verb.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if verb.starts_with("QUIT") {
+                        write.write_all(b"221 bye\r\n").await?;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    write.write_all(answer).await?;
+                }
+                std::io::Result::Ok(())
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn a_server_without_starttls_gets_neither_the_password_nor_the_mail() {
+    let (port, seen) = fake_smtp_without_starttls().await;
+    let db = common::TestDb::sqlite();
+    let server = TestServer::start(&db).await;
+    let mut staff = server.staff().await;
+    staff
+        .create_contract(new_contract("T", "LIC-T", 3, false))
+        .await
+        .unwrap();
+    staff
+        .record_order(first_year("T", "2026-10-20", "2026-10-20"))
+        .await
+        .unwrap();
+    let mut licenses = server.licenses(Some(&server.staff_token)).await;
+    licenses
+        .issue_first_key(pb::IssueFirstKeyRequest {
+            license_id: "LIC-T".into(),
+            fingerprint: "srv-tls-0001.example".into(),
+        })
+        .await
+        .unwrap();
+    let settings = |url: String| SmtpSettings {
+        url,
+        password: Some("hunter2-smtp-password".into()),
+        from: "support@example.co.jp".into(),
+    };
+
+    // smtp:// (loopback, so credentials are allowed at start) requires
+    // STARTTLS: the fake server never sees AUTH or the message.
+    let safe = Mailer::new(&settings(format!("smtp://neo-support@127.0.0.1:{port}"))).unwrap();
+    assert!(
+        deliver_one(
+            server.store.as_ref(),
+            &safe,
+            server.clock.as_ref(),
+            &WorkerSettings::default()
+        )
+        .await
+        .unwrap()
+    );
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.to_ascii_uppercase().starts_with("EHLO")),
+        "it connected: {lines:?}"
+    );
+    for verb in ["AUTH", "MAIL", "RCPT", "DATA"] {
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.to_ascii_uppercase().starts_with(verb)),
+            "{verb} sent without TLS: {lines:?}"
+        );
+    }
+    let outbox = server
+        .store
+        .list_outbox(&OutboxQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(outbox[0].status, "pending", "{outbox:?}");
+    assert!(
+        outbox[0]
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("STARTTLS"),
+        "{outbox:?}"
+    );
+
+    // What the same fake server got before the fix, and still gets when
+    // asked for explicitly (to a loopback address only): the password.
+    seen.lock().unwrap().clear();
+    server
+        .clock
+        .set(neo_support::clock::Clock::now(server.clock.as_ref()) + chrono::Duration::hours(2));
+    let opportunistic = Mailer::new(&settings(format!(
+        "smtp://neo-support@127.0.0.1:{port}?tls=opportunistic"
+    )))
+    .unwrap();
+    assert!(
+        deliver_one(
+            server.store.as_ref(),
+            &opportunistic,
+            server.clock.as_ref(),
+            &WorkerSettings::default()
+        )
+        .await
+        .unwrap()
+    );
+    let lines = seen.lock().unwrap().clone();
+    assert!(
+        lines.iter().any(|l| l.starts_with("AUTH PLAIN")),
+        "{lines:?}"
+    );
+    server.stop().await;
+    db.drop_database().await;
+}
+
+#[test]
+fn the_server_refuses_to_start_with_credentials_over_plain_smtp_to_another_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("smtp-password");
+    std::fs::write(&password, "hunter2\n").unwrap();
+    for url in [
+        "smtp://neo-support@mail.example.co.jp:25?tls=none",
+        "smtp://neo-support@mail.example.co.jp?tls=opportunistic",
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+            .arg(format!("sqlite://{}/neo.db", dir.path().display()))
+            .arg("--keys-dir")
+            .arg(dir.path().join("keys"))
+            .args(["--smtp-url", url, "--smtp-password-file"])
+            .arg(&password)
+            .env("NEO_SUPPORT_LOG", "error")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{url}: {stderr}");
+        assert!(
+            stderr.contains("refusing to send SMTP credentials"),
+            "{url}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+}

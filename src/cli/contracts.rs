@@ -3,7 +3,7 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Failure, Output, list, rfc3339, text_or_null};
+use super::{Failure, Output, field, list, rfc3339, text_or_null};
 use crate::client::SupportClient;
 use crate::grpc::pb;
 
@@ -39,6 +39,18 @@ pub enum ContractCommand {
         /// The date the status is for (YYYY-MM-DD); today in JST by default.
         #[arg(long)]
         date: Option<String>,
+    },
+    /// Change a contract's mail domains: the domains, besides the contact
+    /// address's own, that inquiry replies may go to (staff only).
+    Update {
+        /// The contract id.
+        id: String,
+        /// Allow replies to addresses in this domain (repeatable).
+        #[arg(long = "add-mail-domain", value_name = "DOMAIN")]
+        add_mail_domains: Vec<String>,
+        /// No longer allow this added domain (repeatable).
+        #[arg(long = "remove-mail-domain", value_name = "DOMAIN")]
+        remove_mail_domains: Vec<String>,
     },
     /// List contracts, one page.
     List {
@@ -226,8 +238,17 @@ fn summary_text(s: &pb::ContractSummary) -> String {
         "{}\t{}\t{end}\t{}\n",
         c.id,
         status_name(s.status),
-        c.customer_name
+        field(&c.customer_name)
     )
+}
+
+/// Mail domains for people, comma-separated.
+fn mail_domains_text(domains: &[String]) -> String {
+    domains
+        .iter()
+        .map(|d| field(d))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Runs a `contract` command.
@@ -298,11 +319,12 @@ pub(crate) async fn contract(
             json["current_period_seats"] = r.current_period_seats.into();
             json["next_renewal_seats"] = r.next_renewal_seats.into();
             json["support_end_on"] = text_or_null(&r.support_end_on);
+            json["mail_domains"] = r.mail_domains.clone().into();
             let mut text = format!(
-                "{} {} ({}), license {}, {} seats{}\nstatus on {}: {}\n",
+                "{} {} ({}), license {}, {} seats{}\nstatus on {}: {}\nmail domains: {}\n",
                 contract.id,
-                contract.customer_name,
-                contract.contact_email,
+                field(&contract.customer_name),
+                field(&contract.contact_email),
                 contract.license_id,
                 contract.seats,
                 if contract.customized {
@@ -311,11 +333,35 @@ pub(crate) async fn contract(
                     ""
                 },
                 r.date,
-                status_name(r.status)
+                status_name(r.status),
+                mail_domains_text(&r.mail_domains)
             );
             for o in &r.orders {
                 text.push_str(&order_text(o));
             }
+            Output { json, text }
+        }
+        ContractCommand::Update {
+            id,
+            add_mail_domains,
+            remove_mail_domains,
+        } => {
+            let r = client
+                .update_contract(pb::UpdateContractRequest {
+                    id: id.clone(),
+                    add_mail_domains: add_mail_domains.clone(),
+                    remove_mail_domains: remove_mail_domains.clone(),
+                })
+                .await?
+                .into_inner();
+            let contract = r.contract.clone().unwrap_or_default();
+            let mut json = contract_json(&contract);
+            json["mail_domains"] = r.mail_domains.clone().into();
+            let text = format!(
+                "contract {} mail domains: {}",
+                contract.id,
+                mail_domains_text(&r.mail_domains)
+            );
             Output { json, text }
         }
         ContractCommand::List {

@@ -3,7 +3,7 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Failure, Output, list, rfc3339, text_or_null};
+use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
 use crate::client::SupportClient;
 use crate::grpc::pb;
 
@@ -151,7 +151,7 @@ fn inquiry_text(i: &pb::Inquiry) -> String {
         i.contract_id,
         status_name(i.status),
         starts.as_str().unwrap_or("-"),
-        i.subject
+        field(&i.subject)
     )
 }
 
@@ -216,7 +216,11 @@ pub(crate) async fn inquiry(
                 .into_inner()
                 .inquiry
                 .unwrap_or_default();
-            let text = format!("{}\n{}", inquiry_text(&inquiry), inquiry.body);
+            let text = format!(
+                "{}\n{}",
+                inquiry_text(&inquiry),
+                terminal_safe(&inquiry.body, true)
+            );
             Output {
                 json: inquiry_json(&inquiry),
                 text,

@@ -286,6 +286,34 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Server text made safe for a terminal: every control character (C0 with
+/// ESC, CR and BEL, DEL, C1), line and paragraph separator and bidi control
+/// is written escaped as `\u{1b}`, so stored text can never move the cursor,
+/// retitle the window, clear the screen or forge a line. With `multiline`,
+/// newline and tab pass (a body); without, they are escaped too (one field
+/// of a row). Every human-readable output goes through it; JSON needs it
+/// not (serde escapes controls).
+pub(crate) fn terminal_safe(text: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let kept = multiline && matches!(c, '\n' | '\t');
+        let unsafe_char = c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || crate::domain::inquiry::is_bidi_control(c);
+        if unsafe_char && !kept {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One field of a row of server text: see [`terminal_safe`].
+pub(crate) fn field(text: &str) -> String {
+    terminal_safe(text, false)
+}
+
 /// What a command prints on success: JSON, and the same for people.
 #[derive(Debug)]
 pub struct Output {
@@ -323,7 +351,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
             if cli.json {
                 println!("{}", output.json);
             } else if !output.text.is_empty() {
-                println!("{}", output.text.trim_end());
+                println!("{}", terminal_safe(output.text.trim_end(), true));
             }
             0
         }
@@ -339,7 +367,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
                 );
             } else {
                 let reason = reason.map(|r| format!(" {r}")).unwrap_or_default();
-                eprintln!("error: {code}{reason}: {message}");
+                eprintln!("error: {code}{reason}: {}", field(&message));
             }
             1
         }
@@ -347,7 +375,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
             if cli.json {
                 println!("{}", output.json);
             } else {
-                println!("{}", output.text.trim_end());
+                println!("{}", terminal_safe(output.text.trim_end(), true));
             }
             1
         }
@@ -504,7 +532,7 @@ fn override_text(o: &pb::HolidayOverride) -> String {
     } else {
         "not a holiday".to_owned()
     };
-    format!("{}\t{}\t{what}\t{}\n", o.id, o.date, o.note)
+    format!("{}\t{}\t{what}\t{}\n", o.id, o.date, field(&o.note))
 }
 
 pub(crate) fn list<T>(items: &[T], to_json: fn(&T) -> Value, to_text: fn(&T) -> String) -> Output {

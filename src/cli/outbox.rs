@@ -3,7 +3,7 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Failure, Output, list, rfc3339, text_or_null};
+use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
 use crate::client::SupportClient;
 use crate::grpc::pb;
 
@@ -73,7 +73,12 @@ fn message_text(m: &pb::OutboxMessage) -> String {
     let overdue = if m.overdue { "\tOVERDUE" } else { "" };
     format!(
         "{}\t{}\t{}\tdue {}\t{}\t{}{overdue}\n",
-        m.id, m.status, m.kind, m.due_on, m.recipient, m.subject
+        m.id,
+        m.status,
+        m.kind,
+        m.due_on,
+        field(&m.recipient),
+        field(&m.subject)
     )
 }
 
@@ -121,7 +126,7 @@ pub(crate) async fn outbox(
                 .into_inner()
                 .message
                 .unwrap_or_default();
-            let text = format!("{}\n{}", message_text(&m), m.body);
+            let text = format!("{}\n{}", message_text(&m), terminal_safe(&m.body, true));
             Output {
                 json: message_json(&m),
                 text,
@@ -188,10 +193,10 @@ fn event_text(e: &pb::Event) -> String {
         "{}\t{}\t{}\t{}\t{}\t{}\n",
         e.id,
         at.as_str().unwrap_or("-"),
-        e.actor,
-        e.kind,
-        e.subject,
-        e.detail
+        field(&e.actor),
+        field(&e.kind),
+        field(&e.subject),
+        field(&e.detail)
     )
 }
 

@@ -202,6 +202,101 @@ pub fn check_text(text: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `c` is a Unicode bidirectional embedding, override or isolate
+/// (U+202A..U+202E, U+2066..U+2069): in a mail client or a terminal they
+/// reorder the text around them, so a line can show what it does not say.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Finds the first character of `text` that `refused` refuses, as
+/// "U+001B at character 12".
+fn first_refused(text: &str, refused: impl Fn(char) -> bool) -> Option<String> {
+    text.chars()
+        .enumerate()
+        .find(|(_, c)| refused(*c))
+        .map(|(i, c)| format!("U+{:04X} at character {}", u32::from(c), i + 1))
+}
+
+/// Checks one line of text that becomes a mail subject or a line of a
+/// mail: no control character at all (C0 with CR, LF, TAB and ESC, DEL,
+/// C1), no line or paragraph separator (U+2028, U+2029), no bidi control.
+pub fn check_line(text: &str) -> Result<(), String> {
+    match first_refused(text, |c| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || is_bidi_control(c)
+    }) {
+        Some(found) => Err(format!(
+            "must be one line without control characters or bidirectional overrides ({found})"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// CRLF line ends as LF; a bare CR is left for [`check_multiline`] to
+/// refuse.
+pub fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
+/// Checks text of several lines that becomes a mail body (after
+/// [`normalize_newlines`]): newline and tab are its only control
+/// characters; a bare CR, ESC, DEL, C1 controls and bidi controls are
+/// refused.
+pub fn check_multiline(text: &str) -> Result<(), String> {
+    match first_refused(text, |c| {
+        (c.is_control() && !matches!(c, '\n' | '\t')) || is_bidi_control(c)
+    }) {
+        Some(found) => Err(format!(
+            "may contain newline and tab but no other control character or bidirectional override ({found})"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The default of `--inquiries-per-day`: inquiries one contract may send
+/// per JST calendar day.
+pub const DEFAULT_INQUIRIES_PER_DAY: i64 = 20;
+
+/// The JST calendar day `at` falls in, as the instants `[start, end)`.
+pub fn jst_day(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let day = super::dates::jst_date(at);
+    let start = super::dates::jst_instant(day.and_time(chrono::NaiveTime::MIN));
+    (start, start + chrono::Duration::days(1))
+}
+
+/// A contract that has sent its inquiries for the day.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "contract {contract_id} has sent its {per_day} inquiries for today; the next one is taken from 00:00 JST"
+)]
+pub struct DailyLimitReached {
+    /// The contract.
+    pub contract_id: String,
+    /// The limit.
+    pub per_day: i64,
+    /// How long until the next JST day.
+    pub retry_after: std::time::Duration,
+}
+
+/// Whether one more inquiry fits into the JST day of `received_at`, when
+/// `received_today` were received that day already.
+pub fn check_daily_limit(
+    contract_id: &str,
+    received_today: i64,
+    per_day: i64,
+    received_at: DateTime<Utc>,
+) -> Result<(), DailyLimitReached> {
+    if received_today < per_day {
+        return Ok(());
+    }
+    let (_, end) = jst_day(received_at);
+    Err(DailyLimitReached {
+        contract_id: contract_id.to_owned(),
+        per_day,
+        retry_after: (end - received_at).to_std().unwrap_or_default(),
+    })
+}
+
 /// Whether a contract with this status and customization takes the
 /// inquiry on `received_on`.
 pub fn admit(
@@ -347,5 +442,64 @@ mod tests {
         assert!(check_text("", 5).is_err());
         assert!(check_text("123456", 5).is_err());
         assert!(check_text("あいうえお", 5).is_ok());
+    }
+
+    #[test]
+    fn the_daily_limit_counts_a_jst_calendar_day() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T23:30:00+09:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (start, end) = jst_day(at);
+        assert_eq!(start.to_rfc3339(), "2026-11-24T15:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-11-25T15:00:00+00:00");
+        assert_eq!(check_daily_limit("C-1", 19, 20, at), Ok(()));
+        let reached = check_daily_limit("C-1", 20, 20, at).unwrap_err();
+        assert_eq!(reached.retry_after, std::time::Duration::from_secs(30 * 60));
+        assert!(check_daily_limit("C-1", 0, 0, at).is_err());
+    }
+
+    #[test]
+    fn a_subject_is_one_line_without_controls_or_bidi_overrides() {
+        assert_eq!(check_line("バックアップが失敗する (v1.2)"), Ok(()));
+        for bad in [
+            "a\r\nBcc: x@evil.example",
+            "a\nb",
+            "a\tb",
+            "\u{1b}[2J\u{1b}]0;pwned\u{7}",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a\u{9b}2J",
+            "invoice\u{202E}fdp.exe",
+            "a\u{2066}b\u{2069}",
+            "a\u{2028}b",
+        ] {
+            assert!(check_line(bad).is_err(), "{bad:?}");
+        }
+        assert!(
+            check_line("ab\u{1b}")
+                .unwrap_err()
+                .contains("U+001B at character 3")
+        );
+    }
+
+    #[test]
+    fn a_body_may_hold_newlines_and_tabs_and_crlf_becomes_lf() {
+        assert_eq!(check_multiline("一行目\n\t二行目\n"), Ok(()));
+        let normalized = normalize_newlines("one\r\ntwo\r\n");
+        assert_eq!(normalized, "one\ntwo\n");
+        assert_eq!(check_multiline(&normalized), Ok(()));
+        for bad in [
+            "bare\rcarriage return",
+            "\u{1b}[2J",
+            "a\u{0}b",
+            "a\u{7f}",
+            "a\u{9d}0;pwned",
+            "a\u{202D}b",
+        ] {
+            assert!(
+                check_multiline(&normalize_newlines(bad)).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

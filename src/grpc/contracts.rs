@@ -7,6 +7,7 @@ use crate::domain::contract::{
     status_on,
 };
 use crate::domain::dates::{format_date, jst_date};
+use crate::domain::reply_to::{MailDomain, domain_of};
 use crate::domain::token::{Role, TokenSecret};
 use crate::error::{Error, Result};
 use crate::grpc::contract_not_found;
@@ -98,6 +99,29 @@ fn new_order(request: &RecordOrderRequest) -> Result<NewOrder> {
     })
 }
 
+/// Most domains one UpdateContract names, a typo guard.
+const MAX_DOMAINS_PER_UPDATE: usize = 20;
+
+fn mail_domains_field(field: &str, values: &[String]) -> Result<Vec<MailDomain>> {
+    if values.len() > MAX_DOMAINS_PER_UPDATE {
+        return Err(Error::invalid(
+            field,
+            format!("at most {MAX_DOMAINS_PER_UPDATE} domains at once"),
+        ));
+    }
+    values
+        .iter()
+        .map(|value| MailDomain::parse(value).map_err(|message| Error::invalid(field, message)))
+        .collect()
+}
+
+/// The contact address's domain, then the added ones.
+fn all_mail_domains(contact_email: &str, added: Vec<String>) -> Vec<String> {
+    std::iter::once(domain_of(contact_email))
+        .chain(added)
+        .collect()
+}
+
 fn pb_order_kind(value: i32) -> Result<OrderKind> {
     match crate::grpc::pb::OrderKind::try_from(value) {
         Ok(crate::grpc::pb::OrderKind::FirstYear) => Ok(OrderKind::FirstYear),
@@ -158,6 +182,7 @@ impl SupportApi {
             .contract_with_orders(&r.id)
             .await?
             .ok_or_else(|| contract_not_found(&r.id))?;
+        let mail_domains = self.state.store.contract_mail_domains(&r.id).await?;
         let status = status_on(&orders, date);
         let current_period_seats = period_on(&orders, date).map_or(0, |o| o.seats);
         let spans = coverage(&orders)
@@ -174,6 +199,7 @@ impl SupportApi {
             .cloned()
             .map(Into::into)
             .collect();
+        let contract_email = contract.contact_email.clone();
         Ok(GetContractResponse {
             next_renewal_seats: contract.seats,
             contract: Some(contract.into()),
@@ -184,6 +210,41 @@ impl SupportApi {
             status: crate::grpc::pb::ContractStatus::from(status).into(),
             current_period_seats,
             support_end_on,
+            mail_domains: all_mail_domains(&contract_email, mail_domains),
+        })
+    }
+
+    pub(crate) async fn update_contract_call(
+        &self,
+        request: Request<UpdateContractRequest>,
+    ) -> Result<UpdateContractResponse> {
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let id = code_field("id", &r.id)?;
+        let add = mail_domains_field("add_mail_domains", &r.add_mail_domains)?;
+        let remove = mail_domains_field("remove_mail_domains", &r.remove_mail_domains)?;
+        let mail_domains = self
+            .state
+            .store
+            .update_mail_domains(
+                id.as_str(),
+                &add,
+                &remove,
+                &caller.token_name,
+                self.state.clock.now(),
+            )
+            .await?;
+        let (contract, _) = self
+            .state
+            .store
+            .contract_with_orders(id.as_str())
+            .await?
+            .ok_or_else(|| contract_not_found(id.as_str()))?;
+        tracing::info!(contract_id = %id, by = %caller.token_name, "contract mail domains updated");
+        Ok(UpdateContractResponse {
+            mail_domains: all_mail_domains(&contract.contact_email, mail_domains),
+            contract: Some(contract.into()),
         })
     }
 

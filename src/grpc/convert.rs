@@ -66,8 +66,14 @@ pub fn name_field(field: &str, value: &str) -> Result<String> {
             format!("at most {MAX_NAME_CHARS} characters"),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must not contain control characters"));
+    if name
+        .chars()
+        .any(|c| c.is_control() || crate::domain::inquiry::is_bidi_control(c))
+    {
+        return Err(Error::invalid(
+            field,
+            "must not contain control characters or bidirectional overrides",
+        ));
     }
     Ok(name.to_owned())
 }

@@ -6,8 +6,10 @@ use tonic::Request;
 use crate::domain::contract::status_on;
 use crate::domain::dates::jst_date;
 use crate::domain::inquiry::{
-    MAX_BODY_CHARS, MAX_SUBJECT_CHARS, NewInquiry, REPLY_NOTICE, admit, check_text,
+    MAX_BODY_CHARS, MAX_SUBJECT_CHARS, NewInquiry, REPLY_NOTICE, admit, check_line,
+    check_multiline, check_text, normalize_newlines,
 };
+use crate::domain::reply_to::reply_to_allowed;
 use crate::error::{Error, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
@@ -50,14 +52,19 @@ impl SupportApi {
         let r = request.into_inner();
         caller.require_contract(&r.contract_id)?;
         let contract_id = code_field("contract_id", &r.contract_id)?;
-        check_text(&r.subject, MAX_SUBJECT_CHARS).map_err(|m| Error::invalid("subject", m))?;
-        check_text(&r.body, MAX_BODY_CHARS).map_err(|m| Error::invalid("body", m))?;
+        check_text(&r.subject, MAX_SUBJECT_CHARS)
+            .and_then(|()| check_line(&r.subject))
+            .map_err(|m| Error::invalid("subject", m))?;
+        let body = normalize_newlines(&r.body);
+        check_text(&body, MAX_BODY_CHARS)
+            .and_then(|()| check_multiline(&body))
+            .map_err(|m| Error::invalid("body", m))?;
         let inquiry = NewInquiry {
             contract_id: contract_id.as_str().to_owned(),
             product: product_field(r.product)?,
             category: category_field(r.category)?,
             subject: r.subject.trim().to_owned(),
-            body: r.body,
+            body,
             reply_to: email_field("reply_to", &r.reply_to)?,
         };
         let received_at = self.state.clock.now();
@@ -68,6 +75,18 @@ impl SupportApi {
             .contract_with_orders(contract_id.as_str())
             .await?
             .ok_or_else(|| contract_not_found(contract_id.as_str()))?;
+        let mail_domains = self
+            .state
+            .store
+            .contract_mail_domains(contract_id.as_str())
+            .await?;
+        if !reply_to_allowed(&inquiry.reply_to, &contract.contact_email, &mail_domains) {
+            return Err(Error::InvalidField {
+                field: "reply_to".into(),
+                reason: "REPLY_TO_NOT_ALLOWED",
+                message: "must be the contract's contact address or an address in one of the contract's mail domains (staff add domains with `neo-support contract update ID --add-mail-domain DOMAIN`)".into(),
+            });
+        }
         admit(
             &inquiry,
             status_on(&orders, received_on),
@@ -91,6 +110,7 @@ impl SupportApi {
                 received_at,
                 handling_starts_at,
                 &caller.token_name,
+                self.state.settings.inquiries_per_day,
             )
             .await?;
         tracing::info!(inquiry_id = stored.id, contract_id = %stored.contract_id, "inquiry received");
@@ -167,11 +187,14 @@ impl SupportApi {
         caller.require_staff()?;
         let r = request.into_inner();
         let id = r.id;
-        let answer = if r.answer.trim().is_empty() {
+        let normalized = normalize_newlines(&r.answer);
+        let answer = if normalized.trim().is_empty() {
             None
         } else {
-            check_text(&r.answer, MAX_BODY_CHARS).map_err(|m| Error::invalid("answer", m))?;
-            Some(r.answer.as_str())
+            check_text(&normalized, MAX_BODY_CHARS)
+                .and_then(|()| check_multiline(&normalized))
+                .map_err(|m| Error::invalid("answer", m))?;
+            Some(normalized.as_str())
         };
         let answered = self
             .state

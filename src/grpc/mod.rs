@@ -64,6 +64,9 @@ pub struct Settings {
     pub cache_ttl: std::time::Duration,
     /// Calls per token and failed authentications per address.
     pub rate_limits: gate::RateLimits,
+    /// Inquiries one contract may submit per JST calendar day; the next is
+    /// RESOURCE_EXHAUSTED `RATE_LIMITED`.
+    pub inquiries_per_day: i64,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             reissues_before_review: 2,
             cache_ttl: std::time::Duration::from_secs(5),
             rate_limits: gate::RateLimits::default(),
+            inquiries_per_day: crate::domain::inquiry::DEFAULT_INQUIRIES_PER_DAY,
         }
     }
 }

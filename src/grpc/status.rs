@@ -30,6 +30,16 @@ pub fn to_status(error: Error) -> Status {
             format!("{field}: {message}"),
             Some((&field, &message)),
         ),
+        Error::InvalidField {
+            field,
+            reason,
+            message,
+        } => status(
+            Code::InvalidArgument,
+            reason,
+            format!("{field}: {message}"),
+            Some((&field, &message)),
+        ),
         Error::OutOfRange { field, message } => status(
             Code::OutOfRange,
             "DATE_OUT_OF_RANGE",
@@ -55,8 +65,8 @@ pub fn to_status(error: Error) -> Status {
         } => {
             let mut details =
                 ErrorDetails::with_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
-            if let Some(wait) = retry_after {
-                details.set_retry_info(Some(wait));
+            if let Some(delay) = retry_after {
+                details.set_retry_info(Some(delay));
             }
             Status::with_error_details(Code::ResourceExhausted, message, details)
         }

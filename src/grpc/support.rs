@@ -313,6 +313,13 @@ impl SupportService for SupportApi {
         answer(self.get_contract_call(request).await)
     }
 
+    async fn update_contract(
+        &self,
+        request: Request<UpdateContractRequest>,
+    ) -> Result<Response<UpdateContractResponse>, Status> {
+        answer(self.update_contract_call(request).await)
+    }
+
     async fn list_contracts(
         &self,
         request: Request<ListContractsRequest>,

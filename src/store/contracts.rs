@@ -522,6 +522,7 @@ macro_rules! impl_store_with_contracts {
             received_at: chrono::DateTime<chrono::Utc>,
             handling_starts_at: chrono::DateTime<chrono::Utc>,
             submitted_by: &str,
+            per_day: i64,
         ) -> $crate::error::Result<$crate::domain::inquiry::Inquiry> {
             use $crate::store::contracts::*;
             let sql = format!(
@@ -529,6 +530,34 @@ macro_rules! impl_store_with_contracts {
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $9) RETURNING {INQUIRY_COLUMNS}"
             );
             let mut tx = self.begin_write().await?;
+            // The day's count, under the write lock (SQLite) or the
+            // contract row's lock (PostgreSQL): concurrent submissions of
+            // one contract are counted one after the other.
+            let lock = format!("SELECT id FROM contracts WHERE id = $1{}", Self::LOCK_ROW);
+            sqlx::query_scalar::<_, String>(&lock)
+                .bind(&inquiry.contract_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?
+                .ok_or_else(|| $crate::error::Error::NotFound {
+                    reason: "CONTRACT_NOT_FOUND",
+                    message: format!("there is no contract {}", inquiry.contract_id),
+                })?;
+            let (day_start, day_end) = $crate::domain::inquiry::jst_day(received_at);
+            let received_today: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM inquiries WHERE contract_id = $1 AND received_at >= $2 AND received_at < $3",
+            )
+            .bind(&inquiry.contract_id)
+            .bind(day_start)
+            .bind(day_end)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err($crate::store::db_error)?;
+            $crate::domain::inquiry::check_daily_limit(&inquiry.contract_id, received_today, per_day, received_at)
+                .map_err(|reached| $crate::error::Error::RateLimited {
+                    message: reached.to_string(),
+                    retry_after: Some(reached.retry_after),
+                })?;
             let row: InquiryRow = sqlx::query_as(&sql)
                 .bind(&inquiry.contract_id)
                 .bind(inquiry.product.as_str())
@@ -549,6 +578,73 @@ macro_rules! impl_store_with_contracts {
             $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "inquiry.submitted", contract_id: Some(&stored.contract_id), license_id: None, subject: stored.id.to_string(), detail: format!("{} {}", stored.product.as_str(), stored.category.as_str()) }, received_at).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(stored)
+        }
+
+        async fn contract_mail_domains(&self, contract_id: &str) -> $crate::error::Result<Vec<String>> {
+            sqlx::query_scalar("SELECT domain FROM contract_mail_domains WHERE contract_id = $1 ORDER BY domain")
+                .bind(contract_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::store::db_error)
+        }
+
+        async fn update_mail_domains(
+            &self,
+            contract_id: &str,
+            add: &[$crate::domain::reply_to::MailDomain],
+            remove: &[$crate::domain::reply_to::MailDomain],
+            updated_by: &str,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> $crate::error::Result<Vec<String>> {
+            let mut tx = self.begin_write().await?;
+            let sql = format!("SELECT contact_email FROM contracts WHERE id = $1{}", Self::LOCK_ROW);
+            let contact_email: String = sqlx::query_scalar(&sql)
+                .bind(contract_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?
+                .ok_or_else(|| $crate::error::Error::NotFound {
+                    reason: "CONTRACT_NOT_FOUND",
+                    message: format!("there is no contract {contract_id}"),
+                })?;
+            let current: Vec<String> = sqlx::query_scalar("SELECT domain FROM contract_mail_domains WHERE contract_id = $1 ORDER BY domain")
+                .bind(contract_id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err($crate::store::db_error)?;
+            let after = $crate::domain::reply_to::decide_mail_domains(&current, &contact_email, add, remove)
+                .map_err(|refusal| $crate::error::Error::invalid(refusal.field(), refusal.to_string()))?;
+            let removed: Vec<&String> = current.iter().filter(|d| !after.contains(d)).collect();
+            let added: Vec<&String> = after.iter().filter(|d| !current.contains(d)).collect();
+            for domain in &removed {
+                sqlx::query("DELETE FROM contract_mail_domains WHERE contract_id = $1 AND domain = $2")
+                    .bind(contract_id)
+                    .bind(domain.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+            }
+            for domain in &added {
+                sqlx::query("INSERT INTO contract_mail_domains (contract_id, domain, added_at, added_by) VALUES ($1, $2, $3, $4)")
+                    .bind(contract_id)
+                    .bind(domain.as_str())
+                    .bind(now)
+                    .bind(updated_by)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+            }
+            if !added.is_empty() || !removed.is_empty() {
+                let detail = added
+                    .iter()
+                    .map(|d| format!("+{d}"))
+                    .chain(removed.iter().map(|d| format!("-{d}")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "contract.mail_domains_updated", contract_id: Some(contract_id), license_id: None, subject: contract_id.to_owned(), detail }, now).await?;
+            }
+            tx.commit().await.map_err($crate::store::db_error)?;
+            Ok(after)
         }
 
         async fn get_inquiry(&self, id: i64) -> $crate::error::Result<Option<$crate::domain::inquiry::Inquiry>> {

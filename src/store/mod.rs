@@ -138,13 +138,35 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Order>;
 
-    /// Stores an admitted inquiry.
+    /// The mail domains staff added to a contract (not the contact
+    /// address's own), in name order.
+    async fn contract_mail_domains(&self, contract_id: &str) -> Result<Vec<String>>;
+    /// Adds and removes mail domains of a contract in one write
+    /// transaction, as `decide_mail_domains` decides; returns the added
+    /// domains after the change. NOT_FOUND without the contract; nothing is
+    /// written when the change is refused.
+    async fn update_mail_domains(
+        &self,
+        contract_id: &str,
+        add: &[crate::domain::reply_to::MailDomain],
+        remove: &[crate::domain::reply_to::MailDomain],
+        updated_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>>;
+
+    /// Stores an admitted inquiry with its acknowledgement mail, unless the
+    /// contract has `per_day` inquiries received on the same JST day
+    /// already: then RESOURCE_EXHAUSTED `RATE_LIMITED` and nothing is
+    /// written. The count is taken inside the write transaction (the
+    /// contract row locked on PostgreSQL), so concurrent submissions cannot
+    /// pass the limit together.
     async fn create_inquiry(
         &self,
         inquiry: &NewInquiry,
         received_at: DateTime<Utc>,
         handling_starts_at: DateTime<Utc>,
         submitted_by: &str,
+        per_day: i64,
     ) -> Result<Inquiry>;
     /// One inquiry.
     async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
