@@ -313,6 +313,7 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "A".into(),
                 name: "A's admin".into(),
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -409,6 +409,7 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "V".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -787,6 +788,7 @@ async fn a_customer_reissues_only_its_own_license() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "MINE".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
