@@ -732,3 +732,91 @@ async fn revoking_a_staff_token_leaves_the_tokens_it_created_and_created_by_revo
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_revocation_made_while_the_listener_reconnects_is_not_missed() {
+    let Ok(base_url) = std::env::var(common::POSTGRES_ENV) else {
+        eprintln!(
+            "{}: not set, skipping (LISTEN is PostgreSQL's)",
+            common::POSTGRES_ENV
+        );
+        return;
+    };
+    let db = common::TestDb::postgres(&base_url).await;
+    let settings = Settings {
+        cache_ttl: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
+    let (id, token) = server.token("victor", Role::Staff).await;
+    let mut victor = server.client(Some(&token)).await;
+    victor.get_calendar_day(day()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    // Wait until the server listens, then cut its listening connection.
+    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let mut pids: Vec<i32> = Vec::new();
+    for _ in 0..100 {
+        pids = sqlx::query_scalar(listening)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if !pids.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pids.len(), 1, "one listening connection");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pids[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Revoked while nobody listens: the notification is lost.
+    server
+        .store
+        .revoke_access_token(id, "while reconnecting", chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        match victor.get_calendar_day(day()).await {
+            Ok(_) if start.elapsed() < std::time::Duration::from_secs(2) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Ok(_) => panic!("a revoked token still accepted 2 s after the listener dropped"),
+            Err(status) => {
+                assert_eq!(reason(&status), "TOKEN_INVALID");
+                break;
+            }
+        }
+    }
+    // Listening again: the next revocation arrives by notification.
+    let (id, token) = server.token("walter", Role::Staff).await;
+    let mut walter = server.client(Some(&token)).await;
+    for _ in 0..100 {
+        let again: Vec<i32> = sqlx::query_scalar(listening)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if !again.is_empty() && again != pids {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    walter.get_calendar_day(day()).await.unwrap();
+    server
+        .store
+        .revoke_access_token(id, "after reconnecting", chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        reason(&walter.get_calendar_day(day()).await.unwrap_err()),
+        "TOKEN_INVALID"
+    );
+    pool.close().await;
+    server.stop().await;
+    db.drop_database().await;
+}
