@@ -20,7 +20,7 @@ use crate::grpc::{AppState, Settings};
 use crate::mail::{Mailer, SmtpSettings, WorkerSettings, run_worker};
 use crate::server::{ConnectionLimits, ServeOptions, TlsFiles, serve};
 use crate::signer::keys::{self, KeyError, Keyring};
-use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, Store};
+use crate::store::{self, DEFAULT_DATABASE_URL, DatabaseOptions, NewToken, Store};
 
 /// neo-supportd: the neo-support gRPC server.
 #[derive(Debug, Parser)]
@@ -173,11 +173,18 @@ pub struct ServeArgs {
     /// wait for staff review.
     #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
     pub reissues_before_review: u32,
-    /// Seconds the server answers token checks and the calendar from what
-    /// it last read: a token revoked with `neo-supportd token revoke`, or a
-    /// closure added through another replica, takes effect within this
-    /// time. 0 reads the database on every call.
-    #[arg(long, env = "NEO_SUPPORT_CACHE_SECS", default_value_t = 5)]
+    /// Seconds (0-60) the server answers token checks, key records and the
+    /// calendar from what it last read: a closure added through another
+    /// replica takes effect within this time. A revoked token is refused
+    /// within a second on every server (PostgreSQL LISTEN/NOTIFY, SQLite a
+    /// poll every 250 ms), and never later than this time. 0 reads the
+    /// database on every call.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_CACHE_SECS",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=60)
+    )]
     pub cache_secs: u64,
     /// Calls per second one token may make on average (0: no limit).
     #[arg(long, env = "NEO_SUPPORT_RATE_LIMIT_PER_TOKEN", default_value_t = 50)]
@@ -265,6 +272,9 @@ pub enum TokenCommand {
         /// A name that says whose token it is.
         #[arg(long)]
         name: String,
+        /// Days until the token expires (1-3650); never when not given.
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u16).range(1..=3650))]
+        expires_in: Option<u16>,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
@@ -278,10 +288,13 @@ pub enum TokenCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Revoke a token by its id.
+    /// Revoke a token by its id; running servers refuse it within a second.
     Revoke {
         /// The token's id, from `token list`.
         id: i64,
+        /// Why (kept with the token and in the audit trail).
+        #[arg(long)]
+        reason: String,
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
@@ -560,16 +573,33 @@ async fn shutdown_signal() {
 
 async fn run_token(command: TokenCommand) -> Result<()> {
     let now = SystemClock.now();
+    let at =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     match command {
-        TokenCommand::Create { name, database, .. } => {
+        TokenCommand::Create {
+            name,
+            expires_in,
+            database,
+            ..
+        } => {
             check_token_name(&name).map_err(|message| Error::invalid("name", message))?;
             let store = database.connect().await?;
             let secret = TokenSecret::generate();
-            let record = store
-                .create_token(&name, &Role::Staff, &secret.hash(), now)
-                .await?;
+            let hash = secret.hash();
+            let token = NewToken {
+                name: &name,
+                role: &Role::Staff,
+                token_hash: &hash,
+                expires_at: expires_in.map(|days| now + chrono::Duration::days(i64::from(days))),
+                created_by: None,
+            };
+            let record = store.create_access_token(&token, now).await?;
+            let expiry = record
+                .expires_at
+                .map(|expires| format!(", expires {}", at(expires)))
+                .unwrap_or_default();
             eprintln!(
-                "created staff token {} (id {}); it is shown only this once:",
+                "created staff token {} (id {}{expiry}); it is shown only this once:",
                 record.name, record.id
             );
             println!("{}", secret.expose());
@@ -586,42 +616,56 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                             "name": t.name,
                             "role": t.role.kind(),
                             "contract_id": match &t.role { Role::Customer { contract_id } => Some(contract_id), Role::Staff => None },
-                            "created_at": t.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            "revoked_at": t.revoked_at.map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                            "created_by": t.created_by,
+                            "created_at": at(t.created_at),
+                            "expire_time": t.expires_at.map(at),
+                            "revoked_at": t.revoked_at.map(at),
+                            "revoke_reason": t.revoke_reason,
                         })
                     })
                     .collect();
                 println!("{}", serde_json::Value::Array(rows));
             } else {
-                println!("ID\tROLE\tNAME\tCREATED\tREVOKED");
+                println!("ID\tROLE\tNAME\tCREATED BY\tCREATED\tEXPIRES\tREVOKED\tREASON");
+                let dash = || "-".to_owned();
                 for t in tokens {
-                    let revoked = t
-                        .revoked_at
-                        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                        .unwrap_or_else(|| "-".into());
                     println!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                         t.id,
                         t.role.kind(),
                         t.name,
-                        t.created_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        revoked
+                        t.created_by.map(|id| id.to_string()).unwrap_or_else(dash),
+                        at(t.created_at),
+                        t.expires_at.map(at).unwrap_or_else(dash),
+                        t.revoked_at.map(at).unwrap_or_else(dash),
+                        t.revoke_reason.unwrap_or_else(dash),
                     );
                 }
             }
         }
-        TokenCommand::Revoke { id, database } => {
+        TokenCommand::Revoke {
+            id,
+            reason,
+            database,
+        } => {
+            let reason = reason.trim();
+            if reason.is_empty()
+                || reason.chars().count() > 100
+                || reason.chars().any(char::is_control)
+            {
+                return Err(Error::invalid(
+                    "reason",
+                    "1 to 100 characters, no control characters",
+                ));
+            }
             let store = database.connect().await?;
-            if !store.revoke_token(id, now).await? {
+            if store.revoke_access_token(id, reason, now).await?.is_none() {
                 return Err(Error::NotFound {
                     reason: "TOKEN_NOT_FOUND",
                     message: format!("no token in use has id {id}"),
                 });
             }
-            eprintln!(
-                "revoked token {id}; running servers refuse it within their --cache-secs (default 5 s)"
-            );
+            eprintln!("revoked token {id}; running servers refuse it within a second");
         }
     }
     Ok(())

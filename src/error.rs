@@ -60,10 +60,11 @@ pub enum Error {
         /// Human-readable explanation.
         message: String,
     },
-    /// No token, or a token the server does not know or has revoked.
+    /// No token, or a token the server does not know, has revoked, or that
+    /// has expired.
     #[error("{message}")]
     Unauthenticated {
-        /// `TOKEN_MISSING` or `TOKEN_INVALID`.
+        /// `TOKEN_MISSING`, `TOKEN_INVALID` or `TOKEN_EXPIRED`.
         reason: &'static str,
         /// Human-readable explanation.
         message: String,

@@ -181,6 +181,7 @@ pub async fn serve(
 ) -> Result<()> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
     report_health(&reporter, &state).await;
+    let revocations = state.watch_revocations();
     let monitor = tokio::spawn(monitor_health(
         reporter,
         state.clone(),
@@ -232,6 +233,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await;
     monitor.abort();
+    revocations.abort();
     result.map_err(Error::internal)
 }
 

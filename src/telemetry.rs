@@ -35,10 +35,11 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// Who is calling and which request this is, for the audit trail. The
 /// call log opens it around every call; authentication fills in the
-/// token's name.
+/// token's name and id.
 #[derive(Debug, Default)]
 pub struct CallContext {
     actor: Option<String>,
+    actor_token_id: Option<i64>,
     request_id: Option<String>,
 }
 
@@ -51,14 +52,28 @@ impl CallContext {
     pub async fn scope<F: Future>(request_id: String, future: F) -> F::Output {
         let context = CallContext {
             actor: None,
+            actor_token_id: None,
             request_id: Some(request_id),
         };
         CALL.scope(std::cell::RefCell::new(context), future).await
     }
 
-    /// Records the authenticated token's name for the rest of the call.
-    pub fn set_actor(name: &str) {
-        let _ = CALL.try_with(|call| call.borrow_mut().actor = Some(name.to_owned()));
+    /// Records the authenticated token's name and id for the rest of the
+    /// call.
+    pub fn set_actor(name: &str, token_id: i64) {
+        let _ = CALL.try_with(|call| {
+            let mut call = call.borrow_mut();
+            call.actor = Some(name.to_owned());
+            call.actor_token_id = Some(token_id);
+        });
+    }
+
+    /// The id of the current call's token; `None` outside a call or before
+    /// authentication.
+    pub fn current_token_id() -> Option<i64> {
+        CALL.try_with(|call| call.borrow().actor_token_id)
+            .ok()
+            .flatten()
     }
 
     /// `(actor, request id)` of the current call; outside a call, the

@@ -381,3 +381,442 @@ async fn health_is_not_serving_while_postgres_refuses_connections_and_serving_ag
     server.stop().await;
     db.drop_database().await;
 }
+
+/// A customer token for contract `contract_id`, created through the server
+/// by `staff`: `(id, token)`.
+async fn customer_token(
+    staff: &mut neo_support::client::SupportClient,
+    contract_id: &str,
+    expires_in_days: i32,
+) -> (i64, String) {
+    let created = staff
+        .create_access_token(pb::CreateAccessTokenRequest {
+            contract_id: contract_id.into(),
+            name: String::new(),
+            expires_in_days,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (created.id, created.token)
+}
+
+async fn contract(server: &TestServer, id: &str) {
+    server
+        .staff()
+        .await
+        .create_contract(common::new_contract(id, &format!("LIC-{id}"), 10, false))
+        .await
+        .unwrap();
+}
+
+fn revoke(id: i64, reason: &str) -> pb::RevokeAccessTokenRequest {
+    pb::RevokeAccessTokenRequest {
+        id,
+        created_by: 0,
+        reason: reason.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_token_past_its_expiry_is_refused_as_expired_even_from_the_cache() {
+    on_each_backend(async |server| {
+        contract(server, "E").await;
+        let mut staff = server.staff().await;
+        for days in [-1, 3651] {
+            let bad = staff
+                .create_access_token(pb::CreateAccessTokenRequest {
+                    contract_id: "E".into(),
+                    name: format!("bad {days}"),
+                    expires_in_days: days,
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(common::bad_fields(&bad), ["expires_in_days"]);
+        }
+        let created = staff
+            .create_access_token(pb::CreateAccessTokenRequest {
+                contract_id: "E".into(),
+                name: "thirty days".into(),
+                expires_in_days: 30,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let start = common::jst_at(2026, 11, 25, 10, 0, 0);
+        let expires = start + chrono::Duration::days(30);
+        assert_eq!(
+            created.expire_time.map(|t| t.seconds),
+            Some(expires.timestamp())
+        );
+        let mut customer = server.client(Some(&created.token)).await;
+        customer.get_calendar_day(day()).await.unwrap();
+        server.clock.set(expires - chrono::Duration::seconds(1));
+        customer.get_calendar_day(day()).await.unwrap();
+        server.clock.set(expires);
+        let expired = customer.get_calendar_day(day()).await.unwrap_err();
+        assert_eq!(
+            (expired.code(), reason(&expired)),
+            (Code::Unauthenticated, "TOKEN_EXPIRED".into()),
+            "{}",
+            server.label
+        );
+        // Staff see when it expires.
+        let listed = staff
+            .list_access_tokens(pb::ListAccessTokensRequest {
+                contract_id: "E".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_tokens;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            listed[0].expire_time.map(|t| t.seconds),
+            Some(expires.timestamp())
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_staff_token_revoked_through_the_server_is_refused_at_once_despite_a_long_cache() {
+    for db in test_databases().await {
+        let settings = Settings {
+            cache_ttl: std::time::Duration::from_secs(30),
+            ..Default::default()
+        };
+        let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
+        contract(&server, "K").await;
+        let (mallory_id, mallory_token) = server.token("mallory", Role::Staff).await;
+        let mut mallory = server.client(Some(&mallory_token)).await;
+        mallory.get_calendar_day(day()).await.unwrap();
+        let mut staff = server.staff().await;
+
+        let no_reason = staff
+            .revoke_access_token(revoke(mallory_id, " "))
+            .await
+            .unwrap_err();
+        assert_eq!(common::bad_fields(&no_reason), ["reason"]);
+        let neither = staff
+            .revoke_access_token(revoke(0, "left"))
+            .await
+            .unwrap_err();
+        assert_eq!(common::bad_fields(&neither), ["id"]);
+        let both = staff
+            .revoke_access_token(pb::RevokeAccessTokenRequest {
+                id: mallory_id,
+                created_by: mallory_id,
+                reason: "left".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(common::bad_fields(&both), ["created_by"]);
+        mallory.get_calendar_day(day()).await.unwrap();
+
+        let revoked = staff
+            .revoke_access_token(revoke(mallory_id, "left the company"))
+            .await
+            .unwrap()
+            .into_inner()
+            .access_tokens;
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked[0].revoke_reason, "left the company");
+        // What a revoked staff token did for 5 s before: mint a customer
+        // token, read the outbox.
+        let mint = mallory
+            .create_access_token(pb::CreateAccessTokenRequest {
+                contract_id: "K".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (mint.code(), reason(&mint)),
+            (Code::Unauthenticated, "TOKEN_INVALID".into()),
+            "{}",
+            db.label
+        );
+        let outbox = mallory
+            .list_outbox_messages(pb::ListOutboxMessagesRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&outbox), "TOKEN_INVALID");
+
+        let again = staff
+            .revoke_access_token(revoke(mallory_id, "twice"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (again.code(), reason(&again)),
+            (Code::FailedPrecondition, "TOKEN_ALREADY_REVOKED".into())
+        );
+        let unknown = staff
+            .revoke_access_token(revoke(999_999, "x"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (unknown.code(), reason(&unknown)),
+            (Code::NotFound, "TOKEN_NOT_FOUND".into())
+        );
+        let record = server.store.get_token(mallory_id).await.unwrap().unwrap();
+        assert_eq!(record.revoke_reason.as_deref(), Some("left the company"));
+
+        // A customer token neither lists nor revokes tokens.
+        let (customer_id, customer) = customer_token(&mut staff, "K", 0).await;
+        let mut customer = server.client(Some(&customer)).await;
+        let list = customer
+            .list_access_tokens(pb::ListAccessTokensRequest::default())
+            .await
+            .unwrap_err();
+        assert_eq!(list.code(), Code::PermissionDenied);
+        let own = customer
+            .revoke_access_token(revoke(customer_id, "mine"))
+            .await
+            .unwrap_err();
+        assert_eq!(own.code(), Code::PermissionDenied);
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_the_database_by_another_process_is_refused_within_a_second() {
+    for db in test_databases().await {
+        let settings = Settings {
+            cache_ttl: std::time::Duration::from_secs(30),
+            ..Default::default()
+        };
+        let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
+        let (id, token) = server.token("trent", Role::Staff).await;
+        let mut trent = server.client(Some(&token)).await;
+        trent.get_calendar_day(day()).await.unwrap();
+        // What `neo-supportd token revoke` does: its own connection.
+        let other = neo_support::store::connect(&db.url, &Default::default())
+            .await
+            .unwrap();
+        other
+            .revoke_access_token(id, "laptop stolen", chrono::Utc::now())
+            .await
+            .unwrap()
+            .unwrap();
+        let revoked_at = std::time::Instant::now();
+        let refused = loop {
+            match trent.get_calendar_day(day()).await {
+                Ok(_) if revoked_at.elapsed() < std::time::Duration::from_secs(1) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Ok(_) => panic!("{}: still accepted a second after revocation", db.label),
+                Err(status) => break status,
+            }
+        };
+        assert_eq!(reason(&refused), "TOKEN_INVALID", "{}", db.label);
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_staff_token_leaves_the_tokens_it_created_and_created_by_revokes_them_in_one_step()
+ {
+    on_each_backend(async |server| {
+        contract(server, "C").await;
+        contract(server, "D").await;
+        let (bob_id, bob_token) = server.token("bob", Role::Staff).await;
+        let mut bob = server.client(Some(&bob_token)).await;
+        let (c_id, c_token) = customer_token(&mut bob, "C", 0).await;
+        let (d_id, d_token) = customer_token(&mut bob, "D", 0).await;
+        let mut staff = server.staff().await;
+        let (other_id, other_token) = customer_token(&mut staff, "C", 0).await;
+
+        // Who created which, and the audit trail's token ids.
+        let listed = staff
+            .list_access_tokens(pb::ListAccessTokensRequest {
+                contract_id: "C".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_tokens;
+        let pairs: Vec<_> = listed.iter().map(|t| (t.id, t.created_by)).collect();
+        let staff_id = server
+            .store
+            .list_tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| t.name == "test staff")
+            .unwrap()
+            .id;
+        assert_eq!(
+            pairs,
+            [(c_id, bob_id), (other_id, staff_id)],
+            "{}",
+            server.label
+        );
+        assert_eq!(listed[0].role, pb::TokenRole::Customer as i32);
+        let events = staff
+            .list_events(pb::ListEventsRequest {
+                kind: "token.created".into(),
+                contract_id: "C".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        let actors: Vec<_> = events
+            .iter()
+            .map(|e| (e.actor.as_str(), e.actor_token_id))
+            .collect();
+        assert_eq!(actors, [("bob", bob_id), ("test staff", staff_id)]);
+
+        // Bob leaves: his customers keep working.
+        staff
+            .revoke_access_token(revoke(bob_id, "left"))
+            .await
+            .unwrap();
+        for token in [&c_token, &d_token] {
+            server
+                .client(Some(token))
+                .await
+                .get_calendar_day(day())
+                .await
+                .unwrap();
+        }
+        // Until staff revoke what he created, in one step.
+        let revoked = staff
+            .revoke_access_token(pb::RevokeAccessTokenRequest {
+                id: 0,
+                created_by: bob_id,
+                reason: "bob's customers move to carol".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .access_tokens;
+        assert_eq!(
+            revoked.iter().map(|t| t.id).collect::<Vec<_>>(),
+            [c_id, d_id],
+            "{}",
+            server.label
+        );
+        for token in [&c_token, &d_token] {
+            let refused = server
+                .client(Some(token))
+                .await
+                .get_calendar_day(day())
+                .await
+                .unwrap_err();
+            assert_eq!(reason(&refused), "TOKEN_INVALID");
+        }
+        server
+            .client(Some(&other_token))
+            .await
+            .get_calendar_day(day())
+            .await
+            .unwrap();
+        let revoke_events = staff
+            .list_events(pb::ListEventsRequest {
+                kind: "token.revoked".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        assert_eq!(revoke_events.len(), 3);
+        assert!(revoke_events.iter().all(|e| e.actor_token_id == staff_id));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_revocation_made_while_the_listener_reconnects_is_not_missed() {
+    let Ok(base_url) = std::env::var(common::POSTGRES_ENV) else {
+        eprintln!(
+            "{}: not set, skipping (LISTEN is PostgreSQL's)",
+            common::POSTGRES_ENV
+        );
+        return;
+    };
+    let db = common::TestDb::postgres(&base_url).await;
+    let settings = Settings {
+        cache_ttl: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let server = TestServer::start_full(&db, ServeOptions::default(), settings).await;
+    let (id, token) = server.token("victor", Role::Staff).await;
+    let mut victor = server.client(Some(&token)).await;
+    victor.get_calendar_day(day()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    // Wait until the server listens, then cut its listening connection.
+    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    let mut pids: Vec<i32> = Vec::new();
+    for _ in 0..100 {
+        pids = sqlx::query_scalar(listening)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if !pids.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(pids.len(), 1, "one listening connection");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pids[0])
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Revoked while nobody listens: the notification is lost.
+    server
+        .store
+        .revoke_access_token(id, "while reconnecting", chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        match victor.get_calendar_day(day()).await {
+            Ok(_) if start.elapsed() < std::time::Duration::from_secs(2) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Ok(_) => panic!("a revoked token still accepted 2 s after the listener dropped"),
+            Err(status) => {
+                assert_eq!(reason(&status), "TOKEN_INVALID");
+                break;
+            }
+        }
+    }
+    // Listening again: the next revocation arrives by notification.
+    let (id, token) = server.token("walter", Role::Staff).await;
+    let mut walter = server.client(Some(&token)).await;
+    for _ in 0..100 {
+        let again: Vec<i32> = sqlx::query_scalar(listening)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        if !again.is_empty() && again != pids {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    walter.get_calendar_day(day()).await.unwrap();
+    server
+        .store
+        .revoke_access_token(id, "after reconnecting", chrono::Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        reason(&walter.get_calendar_day(day()).await.unwrap_err()),
+        "TOKEN_INVALID"
+    );
+    pool.close().await;
+    server.stop().await;
+    db.drop_database().await;
+}

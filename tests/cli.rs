@@ -967,3 +967,119 @@ async fn contract_update_adds_and_removes_mail_domains_that_contract_show_lists(
     server.stop().await;
     db.drop_database().await;
 }
+
+#[test]
+fn staff_create_list_and_revoke_tokens_from_the_command_line_and_cache_secs_stops_at_sixty() {
+    let too_long = Command::new(DAEMON)
+        .args(["serve", "--cache-secs", "61"])
+        .env_remove("NEO_SUPPORT_CACHE_SECS")
+        .output()
+        .unwrap();
+    assert_eq!(too_long.status.code(), Some(2), "{too_long:?}");
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("61"));
+
+    let (dir, database_url, token) = fresh_database_with_staff_token();
+    let daemon = Daemon::start_with(
+        &database_url,
+        &dir.path().join("keys"),
+        &["--cache-secs", "60"],
+    );
+    let server = format!("http://{}", daemon.address);
+    let as_token = |token: &str, args: &[&str]| {
+        let mut all = vec!["--server", server.as_str(), "--token", token, "--json"];
+        all.extend_from_slice(args);
+        let output = client(&all);
+        (output.status.code(), json_of(&output))
+    };
+    let call = |args: &[&str]| as_token(&token, args);
+    let (code, created) = call(&[
+        "contract",
+        "create",
+        "--id",
+        "T-1",
+        "--customer",
+        "テスト",
+        "--contact",
+        "it@example.co.jp",
+        "--license-id",
+        "LIC-T1",
+        "--seats",
+        "1",
+    ]);
+    assert_eq!(code, Some(0), "{created}");
+
+    let (code, customer) = call(&["token", "create", "--contract", "T-1", "--expires-in", "30"]);
+    assert_eq!(code, Some(0), "{customer}");
+    assert!(customer["expire_time"].is_string(), "{customer}");
+    let customer_id = customer["id"].as_i64().unwrap();
+    let customer_token = customer["token"].as_str().unwrap().to_owned();
+
+    let (code, listed) = call(&["token", "list", "--contract", "T-1"]);
+    assert_eq!(code, Some(0), "{listed}");
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], customer_id);
+    let ops_id = listed[0]["created_by"]
+        .as_i64()
+        .expect("created by the ops token");
+    let (_, everyone) = call(&["token", "list"]);
+    assert!(
+        everyone
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == ops_id && t["name"] == "ops" && t["created_by"].is_null())
+    );
+
+    let day = ["calendar", "day", "2026-11-25"];
+    let (code, _) = as_token(&customer_token, &day);
+    assert_eq!(code, Some(0));
+    let (code, revoked) = call(&[
+        "token",
+        "revoke",
+        &customer_id.to_string(),
+        "--reason",
+        "契約終了",
+    ]);
+    assert_eq!(code, Some(0), "{revoked}");
+    assert_eq!(revoked[0]["revoke_reason"], "契約終了");
+    // Refused at once, though the server keeps tokens for 60 s.
+    let (code, refused) = as_token(&customer_token, &day);
+    assert_eq!(code, Some(1));
+    assert_eq!(refused["error"]["reason"], "TOKEN_INVALID", "{refused}");
+
+    let (code, none) = call(&[
+        "token",
+        "revoke",
+        "--created-by",
+        &ops_id.to_string(),
+        "--reason",
+        "x",
+    ]);
+    assert_eq!(code, Some(0), "{none}");
+    assert_eq!(none, serde_json::json!([]), "nothing else in use");
+    let usage = client(&[
+        "--server", &server, "--token", &token, "token", "revoke", "--reason", "x",
+    ]);
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "an id or --created-by is needed"
+    );
+
+    let on_database = Command::new(DAEMON)
+        .args(["token", "list", "--json", "--database-url", &database_url])
+        .output()
+        .unwrap();
+    let rows: Value = serde_json::from_slice(&on_database.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == customer_id
+                && t["revoke_reason"] == "契約終了"
+                && t["created_by"] == ops_id)
+    );
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}

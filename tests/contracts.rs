@@ -654,6 +654,7 @@ async fn a_customer_token_sees_only_its_own_contract() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "MINE".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -704,6 +705,7 @@ async fn a_customer_token_sees_only_its_own_contract() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "MINE".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();
@@ -712,6 +714,7 @@ async fn a_customer_token_sees_only_its_own_contract() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "NOPE".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err();

@@ -39,6 +39,7 @@ async fn every_change_is_on_record_with_who_and_which_request() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "E".into(),
                 name: "E社 情報システム部".into(),
+                ..Default::default()
             })
             .await
             .unwrap()

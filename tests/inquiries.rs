@@ -313,6 +313,7 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "A".into(),
                 name: "A's admin".into(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -485,6 +486,7 @@ async fn customer_token(server: &TestServer, contract_id: &str) -> String {
         .create_access_token(pb::CreateAccessTokenRequest {
             contract_id: contract_id.into(),
             name: format!("{contract_id}'s admin"),
+            ..Default::default()
         })
         .await
         .unwrap()

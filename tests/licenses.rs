@@ -409,6 +409,7 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "V".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -439,13 +440,43 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
             db.label
         );
         assert!(waiting.key.is_empty());
-        let other = customer
+        let waiting = waiting.reissue.unwrap();
+        assert_eq!(
+            waiting.review_reason, "",
+            "why it waits is staff's note, not the customer's"
+        );
+        let waiting_id = waiting.id;
+        // One request waits at a time: another request id is refused and
+        // told which one waits.
+        let second = customer
             .request_reissue(reissue("LIC-V", "srv-fourth-0004.example", "c-3"))
             .await
+            .unwrap_err();
+        assert_eq!(
+            (second.code(), reason(&second)),
+            (Code::FailedPrecondition, "REISSUE_PENDING".into()),
+            "{}",
+            db.label
+        );
+        assert!(
+            second.message().contains(&waiting_id),
+            "{}",
+            second.message()
+        );
+        // Another license's request waits beside it.
+        licensed(&server, "W").await;
+        staff
+            .request_reissue(reissue("LIC-W", NEW_SERVER, "w-1"))
+            .await
+            .unwrap();
+        let w_id = staff
+            .request_reissue(reissue("LIC-W", "srv-third-0003.example", "w-2"))
+            .await
             .unwrap()
-            .into_inner();
-        let waiting_id = waiting.reissue.unwrap().id;
-        let other_id = other.reissue.unwrap().id;
+            .into_inner()
+            .reissue
+            .unwrap()
+            .id;
 
         let denied = customer
             .list_reissues(pb::ListReissuesRequest::default())
@@ -479,7 +510,7 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
         assert!(rest.next_page_token.is_empty());
         let mut listed = vec![queue.reissues[0].id.clone(), rest.reissues[0].id.clone()];
         listed.sort();
-        let mut expected = vec![waiting_id.clone(), other_id.clone()];
+        let mut expected = vec![waiting_id.clone(), w_id.clone()];
         expected.sort();
         assert_eq!(listed, expected, "both pending requests, one per page");
 
@@ -499,6 +530,11 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
             db.label
         );
         assert_eq!(approved.decided_by, "test staff");
+        assert!(
+            approved.review_reason.contains("allowance"),
+            "staff see why it waited: {}",
+            approved.review_reason
+        );
         let key = approved.license_key.unwrap();
         assert_eq!(
             (key.sequence, key.fingerprint.as_str()),
@@ -514,6 +550,22 @@ async fn reissues_beyond_the_allowance_wait_for_staff_review() {
             (again.code(), reason(&again)),
             (Code::FailedPrecondition, "REISSUE_NOT_PENDING".into())
         );
+        staff
+            .reject_reissue(pb::RejectReissueRequest {
+                id: w_id,
+                reason: "別件".into(),
+            })
+            .await
+            .unwrap();
+        // Decided: the customer may ask again, and waits again.
+        let other_id = customer
+            .request_reissue(reissue("LIC-V", "srv-fourth-0004.example", "c-4"))
+            .await
+            .unwrap()
+            .into_inner()
+            .reissue
+            .unwrap()
+            .id;
 
         let no_reason = staff
             .reject_reissue(pb::RejectReissueRequest {
@@ -787,6 +839,7 @@ async fn a_customer_reissues_only_its_own_license() {
             .create_access_token(pb::CreateAccessTokenRequest {
                 contract_id: "MINE".into(),
                 name: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -933,31 +986,96 @@ async fn many_reissues_at_once_leave_one_active_key_and_no_gaps() {
     }
 }
 
+/// A customer token for contract `id`.
+async fn customer_token(server: &TestServer, id: &str) -> String {
+    server
+        .staff()
+        .await
+        .create_access_token(pb::CreateAccessTokenRequest {
+            contract_id: id.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .token
+}
+
 #[tokio::test]
-async fn a_license_whose_key_was_revoked_gets_a_new_key_by_reissue_but_one_without_keys_does_not() {
+async fn after_staff_revoke_a_licenses_key_its_next_reissue_waits_for_review_with_the_reason() {
     on_each_backend(async |server| {
         let first = licensed(server, "X").await;
         let mut licenses = server.licenses(Some(&server.staff_token)).await;
+        let mut customer = server
+            .licenses(Some(&customer_token(server, "X").await))
+            .await;
         licenses
             .revoke_key(pb::RevokeKeyRequest {
                 key_id: first.key_id.clone(),
-                reason: "漏えい".into(),
+                reason: "不正利用".into(),
             })
             .await
             .unwrap();
-        // Even for the same server: the revoked key is not handed out again.
-        let again = licenses
-            .request_reissue(reissue("LIC-X", OLD_SERVER, "x-1"))
+        // Nothing reissued this year, so the allowance would sign it: the
+        // revocation alone sends it to review.
+        let waiting = customer
+            .request_reissue(reissue("LIC-X", NEW_SERVER, "x-1"))
             .await
             .unwrap()
             .into_inner();
         assert_eq!(
-            again.status,
-            pb::ReissueStatus::Issued as i32,
+            waiting.status,
+            pb::ReissueStatus::PendingReview as i32,
             "{}",
             server.label
         );
-        assert_ne!(again.key_id, first.key_id);
+        assert!(waiting.key.is_empty());
+        let waiting = waiting.reissue.unwrap();
+        assert_eq!(waiting.review_reason, "", "not shown to the customer");
+        let again = customer
+            .request_reissue(reissue("LIC-X", OLD_SERVER, "x-2"))
+            .await
+            .unwrap_err();
+        assert_eq!(reason(&again), "REISSUE_PENDING");
+
+        // Staff see why, in the queue and on the request.
+        let queue = licenses
+            .list_reissues(pb::ListReissuesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .reissues;
+        assert_eq!(queue.len(), 1);
+        assert!(
+            queue[0].review_reason.contains("不正利用")
+                && queue[0].review_reason.contains(&first.key_id),
+            "{}",
+            queue[0].review_reason
+        );
+        let shown = licenses
+            .get_reissue(pb::GetReissueRequest {
+                id: waiting.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .reissue
+            .unwrap();
+        assert_eq!(shown.review_reason, queue[0].review_reason);
+
+        // Approved, the license has an active key again; a revoked key is
+        // not superseded.
+        let approved = licenses
+            .approve_reissue(pb::ApproveReissueRequest {
+                id: waiting.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .reissue
+            .unwrap();
+        let key = approved.license_key.unwrap();
+        assert_ne!(key.key_id, first.key_id);
         let keys = server.store.list_license_keys("LIC-X").await.unwrap();
         assert_eq!(
             keys.iter()
@@ -966,6 +1084,13 @@ async fn a_license_whose_key_was_revoked_gets_a_new_key_by_reissue_but_one_witho
             1
         );
         assert_eq!(keys[1].supersedes, None, "a revoked key is not superseded");
+        // After the approval the customer reissues by itself again.
+        let later = customer
+            .request_reissue(reissue("LIC-X", "srv-third-0003.example", "x-3"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(later.status, pb::ReissueStatus::Issued as i32);
 
         let mut staff = server.staff().await;
         staff
@@ -984,6 +1109,86 @@ async fn a_license_whose_key_was_revoked_gets_a_new_key_by_reissue_but_one_witho
             (none.code(), reason(&none)),
             (Code::FailedPrecondition, "NO_FIRST_KEY".into())
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn thirty_reissue_requests_at_once_leave_one_request_waiting_for_review() {
+    on_each_backend(async |server| {
+        licensed(server, "Z").await;
+        let customer = server
+            .licenses(Some(&customer_token(server, "Z").await))
+            .await;
+        let calls: Vec<_> = (0..30)
+            .map(|i| {
+                let mut client = customer.clone();
+                let request = reissue(
+                    "LIC-Z",
+                    &format!("srv-flood-{i:04}.example"),
+                    &format!("z-{i}"),
+                );
+                tokio::spawn(async move { client.request_reissue(request).await })
+            })
+            .collect();
+        let (mut issued, mut pending, mut refused) = (0, Vec::new(), 0);
+        for call in calls {
+            match call.await.unwrap() {
+                Ok(answer) => {
+                    let answer = answer.into_inner();
+                    if answer.status == pb::ReissueStatus::Issued as i32 {
+                        issued += 1;
+                    } else {
+                        assert_eq!(answer.status, pb::ReissueStatus::PendingReview as i32);
+                        pending.push(answer.reissue.unwrap().id);
+                    }
+                }
+                Err(status) => {
+                    assert_eq!(
+                        (status.code(), reason(&status)),
+                        (Code::FailedPrecondition, "REISSUE_PENDING".into()),
+                        "{}: {status:?}",
+                        server.label
+                    );
+                    refused += 1;
+                }
+            }
+        }
+        // The allowance (2) signs two; one waits; the rest are refused.
+        assert_eq!(
+            (issued, pending.len(), refused),
+            (2, 1, 27),
+            "{}",
+            server.label
+        );
+        let queue = server
+            .licenses(Some(&server.staff_token))
+            .await
+            .list_reissues(pb::ListReissuesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .reissues;
+        assert_eq!(
+            queue.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+            pending,
+            "{}",
+            server.label
+        );
+        // The waiting request's own id still answers idempotently.
+        let waiting = server
+            .store
+            .get_reissue(&pending[0])
+            .await
+            .unwrap()
+            .unwrap();
+        let mut customer = customer.clone();
+        let repeated = customer
+            .request_reissue(reissue("LIC-Z", &waiting.fingerprint, &waiting.request_id))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(repeated.reissue.unwrap().id, pending[0], "{}", server.label);
     })
     .await;
 }

@@ -202,3 +202,85 @@ async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
             .unwrap();
     assert!(first_status.success() && second_status.success());
 }
+
+/// Calls with `client` until it is refused; panics when that takes a
+/// second or more.
+async fn refused_within_a_second(client: &mut neo_support::client::SupportClient, what: &str) {
+    let day = || pb::GetCalendarDayRequest {
+        date: "2026-11-25".into(),
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match client.get_calendar_day(day()).await {
+            Ok(_) if start.elapsed() < std::time::Duration::from_secs(1) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Ok(_) => panic!("{what}: still accepted a second after revocation"),
+            Err(status) => {
+                assert_eq!(status.code(), tonic::Code::Unauthenticated, "{what}");
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_replica_or_on_the_database_is_refused_by_the_others_within_a_second()
+ {
+    let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!(
+            "{POSTGRES_ENV} is not set: skipping the replica test (replicas need PostgreSQL)"
+        );
+        return;
+    };
+    let db = TestDb::postgres(&base_url).await;
+    let settings = neo_support::grpc::Settings {
+        cache_ttl: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let a = TestServer::start_full(&db, Default::default(), settings).await;
+    let b = a.replica(&db, 2).await;
+    let day = pb::GetCalendarDayRequest {
+        date: "2026-11-25".into(),
+    };
+
+    // Revoked through replica A: B, which has the token in its cache,
+    // refuses it within a second.
+    let (eve_id, eve) = a
+        .token("eve", neo_support::domain::token::Role::Staff)
+        .await;
+    let mut eve_on_b = b.client(Some(&eve)).await;
+    eve_on_b.get_calendar_day(day.clone()).await.unwrap();
+    a.staff()
+        .await
+        .revoke_access_token(pb::RevokeAccessTokenRequest {
+            id: eve_id,
+            created_by: 0,
+            reason: "compromised".into(),
+        })
+        .await
+        .unwrap();
+    refused_within_a_second(&mut eve_on_b, "replica B").await;
+
+    // Revoked with `neo-supportd token revoke` on the database: both
+    // refuse it within a second.
+    let (frank_id, frank) = a
+        .token("frank", neo_support::domain::token::Role::Staff)
+        .await;
+    let mut frank_on_a = a.client(Some(&frank)).await;
+    let mut frank_on_b = b.client(Some(&frank)).await;
+    frank_on_a.get_calendar_day(day.clone()).await.unwrap();
+    frank_on_b.get_calendar_day(day.clone()).await.unwrap();
+    let revoked = std::process::Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
+        .args(["token", "revoke", &frank_id.to_string(), "--reason", "left"])
+        .args(["--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(revoked.status.success(), "{revoked:?}");
+    refused_within_a_second(&mut frank_on_a, "replica A").await;
+    refused_within_a_second(&mut frank_on_b, "replica B").await;
+
+    b.stop().await;
+    a.stop().await;
+    db.drop_database().await;
+}

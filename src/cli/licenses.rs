@@ -203,13 +203,19 @@ fn reissue_json(r: &pb::Reissue) -> Value {
         "decided_by": text_or_null(&r.decided_by),
         "decided_at": rfc3339(r.decided_at.as_ref()),
         "reject_reason": text_or_null(&r.reject_reason),
+        "review_reason": text_or_null(&r.review_reason),
     })
 }
 
 fn reissue_text(r: &pb::Reissue) -> String {
     let overdue = if r.overdue { "\tOVERDUE" } else { "" };
+    let review = if r.review_reason.is_empty() {
+        String::new()
+    } else {
+        format!("\treview: {}", r.review_reason)
+    };
     format!(
-        "{}\t{}\t{}\tdeliver by {}\t{}{overdue}\n",
+        "{}\t{}\t{}\tdeliver by {}\t{}{overdue}{review}\n",
         r.id,
         r.license_id,
         reissue_status_name(r.status),

@@ -178,6 +178,7 @@ fn event_json(e: &pb::Event) -> Value {
         "id": e.id,
         "occurred_at": rfc3339(e.occurred_at.as_ref()),
         "actor": e.actor,
+        "actor_token_id": if e.actor_token_id == 0 { Value::Null } else { json!(e.actor_token_id) },
         "request_id": text_or_null(&e.request_id),
         "kind": e.kind,
         "contract_id": text_or_null(&e.contract_id),
@@ -189,11 +190,16 @@ fn event_json(e: &pb::Event) -> Value {
 
 fn event_text(e: &pb::Event) -> String {
     let at = rfc3339(e.occurred_at.as_ref());
+    let actor = if e.actor_token_id == 0 {
+        e.actor.clone()
+    } else {
+        format!("{} (token {})", e.actor, e.actor_token_id)
+    };
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}\n",
         e.id,
         at.as_str().unwrap_or("-"),
-        field(&e.actor),
+        field(&actor),
         field(&e.kind),
         field(&e.subject),
         field(&e.detail)

@@ -261,6 +261,9 @@ pub struct ReissueRecord {
     pub decided_at: Option<DateTime<Utc>>,
     /// Why it was rejected.
     pub reject_reason: Option<String>,
+    /// Why it waits (waited) for review: the allowance used up, or staff's
+    /// revocation of the license's key with their reason.
+    pub review_reason: Option<String>,
 }
 
 /// The e-mail announcing a key, in Japanese: `(subject, body)`.

@@ -5,11 +5,14 @@
 //!
 //! They change rarely and are read by nearly every call of their kind. A
 //! change made through this server (a closure, an override, a key
-//! superseded by a reissue or revoked) is seen at once; a change made
-//! elsewhere (`neo-supportd token revoke`, another replica) is seen within
-//! the time to live. A time to live of zero turns the cache off. Unknown
-//! tokens and keys are never cached, so a revoked or mistyped token costs
-//! one query per call, as before.
+//! superseded by a reissue or revoked, a token revoked) is seen at once; a
+//! closure or key changed elsewhere (another replica) is seen within the
+//! time to live. A token revoked elsewhere (`neo-supportd token revoke`,
+//! another replica) is forgotten as soon as the store's revocation watch
+//! reports it ([`crate::store::Store::watch_revocations`]): within a
+//! second. A time to live of zero turns the cache off. Unknown tokens and
+//! keys are never cached, so a revoked or mistyped token costs one query
+//! per call, as before.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -53,10 +56,28 @@ impl ReadCache {
         self.tokens.get(token_hash, self.ttl)
     }
 
-    /// Remembers the record of a token found in the database.
-    pub fn remember_token(&self, token_hash: &str, record: &TokenRecord) {
-        let generation = self.tokens.generation();
+    /// Taken before looking a token up in the database, and handed back to
+    /// [`Self::remember_token`].
+    pub fn token_generation(&self) -> u64 {
+        self.tokens.generation()
+    }
+
+    /// Remembers the record of a token found in the database, unless a
+    /// token was forgotten since the look-up began: the look-up may have
+    /// read it before its revocation.
+    pub fn remember_token(&self, generation: u64, token_hash: &str, record: &TokenRecord) {
         self.tokens.insert(token_hash, record, self.ttl, generation);
+    }
+
+    /// Forgets the token with this id (revoked), so the next call with it
+    /// reads the database.
+    pub fn forget_token_id(&self, id: i64) {
+        self.tokens.retain(|record| record.id != id);
+    }
+
+    /// Forgets every token: one was revoked, and which is not known.
+    pub fn forget_tokens(&self) {
+        self.tokens.retain(|_| false);
     }
 
     /// The remembered record of a license key, if still fresh.
@@ -193,6 +214,13 @@ impl<V: Clone> TtlMap<V> {
         entries
             .map
             .insert(id.to_owned(), (Instant::now(), value.clone()));
+    }
+
+    /// Keeps only the values `keep` accepts; a removal like any other.
+    fn retain(&self, keep: impl Fn(&V) -> bool) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries.generation += 1;
+        entries.map.retain(|_, (_, value)| keep(value));
     }
 
     fn remove(&self, id: &str) {

@@ -14,10 +14,12 @@ use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     code_field, date_field, decode_page_token, email_field, encode_page_token,
     format_optional_date, name_field, optional_date_field, page_size_field, status_filter,
+    timestamp,
 };
 use crate::grpc::pb::*;
 use crate::grpc::support::SupportApi;
 use crate::store::contracts::ContractQuery;
+use crate::store::{NewToken, TokenQuery, TokenRecord};
 
 /// Most seats a license can have; a typo guard, far above any real one.
 const MAX_SEATS: i64 = 1_000_000;
@@ -361,14 +363,35 @@ impl SupportApi {
         };
         crate::domain::token::check_token_name(&name)
             .map_err(|message| Error::invalid("name", message))?;
+        let now = self.state.clock.now();
+        let expires_at = match r.expires_in_days {
+            0 => None,
+            days @ 1..=MAX_TOKEN_DAYS => Some(now + chrono::Duration::days(i64::from(days))),
+            _ => {
+                return Err(Error::invalid(
+                    "expires_in_days",
+                    format!("must be between 1 and {MAX_TOKEN_DAYS}, or 0 for no expiry"),
+                ));
+            }
+        };
         let secret = TokenSecret::generate();
         let role = Role::Customer {
             contract_id: r.contract_id.clone(),
         };
+        let hash = secret.hash();
         let record = self
             .state
             .store
-            .create_token(&name, &role, &secret.hash(), self.state.clock.now())
+            .create_access_token(
+                &NewToken {
+                    name: &name,
+                    role: &role,
+                    token_hash: &hash,
+                    expires_at,
+                    created_by: Some(caller.token_id),
+                },
+                now,
+            )
             .await?;
         tracing::info!(token_id = record.id, contract_id = %r.contract_id, by = %caller.token_name, "customer token created");
         Ok(CreateAccessTokenResponse {
@@ -376,6 +399,126 @@ impl SupportApi {
             name: record.name,
             contract_id: r.contract_id,
             token: secret.expose().to_owned(),
+            expire_time: record.expires_at.map(timestamp),
         })
+    }
+
+    pub(crate) async fn list_access_tokens_call(
+        &self,
+        request: Request<ListAccessTokensRequest>,
+    ) -> Result<ListAccessTokensResponse> {
+        self.state.caller(&request).await?.require_staff()?;
+        let r = request.into_inner();
+        let limit = page_size_field("page_size", r.page_size)?;
+        let after_id =
+            match decode_page_token(&r.page_token)? {
+                None => None,
+                Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                    Error::invalid("page_token", "not a page token this server gave")
+                })?),
+            };
+        let query = TokenQuery {
+            contract_id: (!r.contract_id.is_empty()).then_some(r.contract_id),
+            after_id,
+            limit: limit + 1,
+        };
+        let mut tokens = self.state.store.list_access_tokens(&query).await?;
+        let more = i64::try_from(tokens.len()).unwrap_or(i64::MAX) > limit;
+        tokens.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next_page_token = match (more, tokens.last()) {
+            (true, Some(last)) => encode_page_token(&last.id.to_string()),
+            _ => String::new(),
+        };
+        Ok(ListAccessTokensResponse {
+            access_tokens: tokens.into_iter().map(access_token).collect(),
+            next_page_token,
+        })
+    }
+
+    pub(crate) async fn revoke_access_token_call(
+        &self,
+        request: Request<RevokeAccessTokenRequest>,
+    ) -> Result<RevokeAccessTokenResponse> {
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let reason = name_field("reason", &r.reason)?;
+        let now = self.state.clock.now();
+        let store = &self.state.store;
+        let revoked = match (r.id, r.created_by) {
+            (id, 0) if id > 0 => match store.revoke_access_token(id, &reason, now).await? {
+                Some(record) => vec![record],
+                None => {
+                    return Err(match store.get_token(id).await? {
+                        Some(_) => Error::FailedPrecondition {
+                            reason: "TOKEN_ALREADY_REVOKED",
+                            message: format!("token {id} is already revoked"),
+                        },
+                        None => token_not_found(id),
+                    });
+                }
+            },
+            (0, creator) if creator > 0 => {
+                if store.get_token(creator).await?.is_none() {
+                    return Err(token_not_found(creator));
+                }
+                store
+                    .revoke_tokens_created_by(creator, &reason, now)
+                    .await?
+            }
+            (0, 0) => {
+                return Err(Error::invalid(
+                    "id",
+                    "give the id of the token to revoke, or created_by",
+                ));
+            }
+            (id, 0) if id < 0 => return Err(Error::invalid("id", "must be a token id")),
+            (0, _) => return Err(Error::invalid("created_by", "must be a token id")),
+            _ => {
+                return Err(Error::invalid(
+                    "created_by",
+                    "give either id or created_by, not both",
+                ));
+            }
+        };
+        // This replica refuses them at once; the others when the
+        // revocation's notification reaches them.
+        for record in &revoked {
+            self.state.cache.forget_token_id(record.id);
+        }
+        let ids: Vec<i64> = revoked.iter().map(|record| record.id).collect();
+        tracing::info!(?ids, by = %caller.token_name, "access tokens revoked");
+        Ok(RevokeAccessTokenResponse {
+            access_tokens: revoked.into_iter().map(access_token).collect(),
+        })
+    }
+}
+
+/// Most days a token created through the server lives.
+const MAX_TOKEN_DAYS: i32 = 3650;
+
+fn token_not_found(id: i64) -> Error {
+    Error::NotFound {
+        reason: "TOKEN_NOT_FOUND",
+        message: format!("there is no access token with id {id}"),
+    }
+}
+
+/// A stored token as staff see it.
+fn access_token(record: TokenRecord) -> AccessToken {
+    let (role, contract_id) = match record.role {
+        Role::Staff => (TokenRole::Staff, String::new()),
+        Role::Customer { contract_id } => (TokenRole::Customer, contract_id),
+    };
+    AccessToken {
+        id: record.id,
+        name: record.name,
+        role: role.into(),
+        contract_id,
+        created_at: Some(timestamp(record.created_at)),
+        expire_time: record.expires_at.map(timestamp),
+        revoke_time: record.revoked_at.map(timestamp),
+        revoke_reason: record.revoke_reason.unwrap_or_default(),
+        created_by: record.created_by.unwrap_or_default(),
     }
 }

@@ -364,6 +364,7 @@ impl SupportApi {
                     id: e.id,
                     occurred_at: Some(timestamp(e.occurred_at)),
                     actor: e.actor,
+                    actor_token_id: e.actor_token_id.unwrap_or_default(),
                     request_id: e.request_id.unwrap_or_default(),
                     kind: e.kind,
                     contract_id: e.contract_id.unwrap_or_default(),

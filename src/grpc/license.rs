@@ -91,7 +91,17 @@ fn reissue_message(record: ReissueRecord, today: chrono::NaiveDate) -> Reissue {
         decided_by: record.decided_by.unwrap_or_default(),
         decided_at: record.decided_at.map(timestamp),
         reject_reason: record.reject_reason.unwrap_or_default(),
+        review_reason: record.review_reason.unwrap_or_default(),
     }
+}
+
+/// A reissue as `caller` may see it: why it waits for review is staff's
+/// note (it may quote a revocation's reason), not shown to customers.
+fn reissue_for(caller: &Caller, mut reissue: Reissue) -> Reissue {
+    if caller.require_staff().is_err() {
+        reissue.review_reason.clear();
+    }
+    reissue
 }
 
 impl LicenseApi {
@@ -181,7 +191,7 @@ impl LicenseApi {
         self.forget_superseded(record.key.as_ref());
         tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
         crate::telemetry::count_reissue(record.status.as_str());
-        let reissue = reissue_message(record, self.today());
+        let reissue = reissue_for(&caller, reissue_message(record, self.today()));
         let (key, key_id) = match &reissue.license_key {
             Some(k) => (k.key.clone(), k.key_id.clone()),
             None => (String::new(), String::new()),
@@ -213,7 +223,7 @@ impl LicenseApi {
             return Err(not_found());
         }
         Ok(GetReissueResponse {
-            reissue: Some(reissue_message(record, self.today())),
+            reissue: Some(reissue_for(&caller, reissue_message(record, self.today()))),
         })
     }
 

@@ -59,8 +59,9 @@ pub struct Settings {
     /// wait for staff review.
     pub reissues_before_review: i64,
     /// How long the server answers from memory what it read of tokens and
-    /// the calendar: a token revoked in the database, or a closure added
-    /// through another replica, takes effect within this time.
+    /// the calendar: a closure added through another replica takes effect
+    /// within this time; a revoked token within a second (see
+    /// [`cache`]), and at the latest after this time.
     pub cache_ttl: std::time::Duration,
     /// Calls per token and failed authentications per address.
     pub rate_limits: gate::RateLimits,
@@ -83,6 +84,8 @@ impl Default for Settings {
 /// Who is calling, from their token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's id.
+    pub token_id: i64,
     /// The token's name (never the token).
     pub token_name: String,
     /// What the caller may do.
@@ -176,19 +179,41 @@ impl AppState {
         let record = match self.cache.token(&token_hash) {
             Some(record) => record,
             None => {
+                let generation = self.cache.token_generation();
                 let record = self
                     .store
                     .find_active_token(&token_hash)
                     .await?
                     .ok_or_else(invalid)?;
-                self.cache.remember_token(&token_hash, &record);
+                self.cache.remember_token(generation, &token_hash, &record);
                 record
             }
         };
-        crate::telemetry::CallContext::set_actor(&record.name);
+        if record.expired_at(self.clock.now()) {
+            return Err(Error::Unauthenticated {
+                reason: "TOKEN_EXPIRED",
+                message: "the access token has expired; ask staff for a new one".into(),
+            });
+        }
+        crate::telemetry::CallContext::set_actor(&record.name, record.id);
         Ok(Caller {
+            token_id: record.id,
             token_name: record.name,
             role: record.role,
+        })
+    }
+
+    /// Forgets remembered tokens as revocations are reported, by this or
+    /// any other process, until the returned task is aborted.
+    pub fn watch_revocations(&self) -> tokio::task::JoinHandle<()> {
+        let cache = self.cache.clone();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let on_revoked: crate::store::OnRevoked = Arc::new(move |id| match id {
+                Some(id) => cache.forget_token_id(id),
+                None => cache.forget_tokens(),
+            });
+            store.watch_revocations(on_revoked).await;
         })
     }
 

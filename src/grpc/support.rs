@@ -348,6 +348,20 @@ impl SupportService for SupportApi {
         answer(self.create_access_token_call(request).await)
     }
 
+    async fn list_access_tokens(
+        &self,
+        request: Request<ListAccessTokensRequest>,
+    ) -> Result<Response<ListAccessTokensResponse>, Status> {
+        answer(self.list_access_tokens_call(request).await)
+    }
+
+    async fn revoke_access_token(
+        &self,
+        request: Request<RevokeAccessTokenRequest>,
+    ) -> Result<Response<RevokeAccessTokenResponse>, Status> {
+        answer(self.revoke_access_token_call(request).await)
+    }
+
     async fn submit_inquiry(
         &self,
         request: Request<SubmitInquiryRequest>,

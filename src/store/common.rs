@@ -15,7 +15,8 @@ use crate::store::TokenRecord;
 pub(crate) const CLOSURE_COLUMNS: &str =
     "id, name, start_on, end_on, start_month_day, end_month_day, created_at";
 pub(crate) const OVERRIDE_COLUMNS: &str = "id, holiday_on, is_holiday, name, note, created_at";
-pub(crate) const TOKEN_COLUMNS: &str = "id, name, role, contract_id, created_at, revoked_at";
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, name, role, contract_id, created_at, revoked_at, revoke_reason, expires_at, created_by";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClosureRow {
@@ -128,6 +129,9 @@ pub(crate) struct TokenRow {
     contract_id: Option<String>,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    revoke_reason: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: Option<i64>,
 }
 
 impl TryFrom<TokenRow> for TokenRecord {
@@ -145,6 +149,9 @@ impl TryFrom<TokenRow> for TokenRecord {
             role,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
+            revoke_reason: row.revoke_reason,
+            expires_at: row.expires_at,
+            created_by: row.created_by,
         })
     }
 }
@@ -298,25 +305,27 @@ macro_rules! impl_common_store {
                 Ok(true)
             }
 
-            async fn create_token(
+            async fn create_access_token(
                 &self,
-                name: &str,
-                role: &$crate::domain::token::Role,
-                token_hash: &str,
+                token: &$crate::store::NewToken<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::error::Result<$crate::store::TokenRecord> {
                 use $crate::store::common::*;
                 let sql = format!(
-                    "INSERT INTO access_tokens (name, role, contract_id, token_hash, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+                    "INSERT INTO access_tokens (name, role, contract_id, token_hash, created_at, expires_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
                 );
+                let name = token.name;
+                let role = token.role;
                 let mut tx = self.begin_write().await?;
                 let row: TokenRow = sqlx::query_as(&sql)
                     .bind(name)
                     .bind(role.kind())
                     .bind(role_contract(role))
-                    .bind(token_hash)
+                    .bind(token.token_hash)
                     .bind(now)
+                    .bind(token.expires_at)
+                    .bind(token.created_by)
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|error| {
@@ -330,7 +339,11 @@ macro_rules! impl_common_store {
                         }
                     })?;
                 let record: $crate::store::TokenRecord = row.try_into()?;
-                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.created", contract_id: role_contract(role), license_id: None, subject: record.id.to_string(), detail: format!("{} token {:?}", role.kind(), record.name) }, now).await?;
+                let expiry = match record.expires_at {
+                    Some(at) => format!(", expires {}", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    None => String::new(),
+                };
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.created", contract_id: role_contract(role), license_id: None, subject: record.id.to_string(), detail: format!("{} token {:?}{expiry}", role.kind(), record.name) }, now).await?;
                 tx.commit().await.map_err($crate::store::db_error)?;
                 Ok(record)
             }
@@ -351,36 +364,97 @@ macro_rules! impl_common_store {
                 row.map(TryInto::try_into).transpose()
             }
 
-            async fn list_tokens(&self) -> $crate::error::Result<Vec<$crate::store::TokenRecord>> {
+            async fn get_token(
+                &self,
+                id: i64,
+            ) -> $crate::error::Result<Option<$crate::store::TokenRecord>> {
                 use $crate::store::common::*;
-                let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens ORDER BY id");
-                let rows: Vec<TokenRow> = sqlx::query_as(&sql)
+                let sql = format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE id = $1");
+                let row: Option<TokenRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_access_tokens(
+                &self,
+                query: &$crate::store::TokenQuery,
+            ) -> $crate::error::Result<Vec<$crate::store::TokenRecord>> {
+                use $crate::store::common::*;
+                let mut builder = sqlx::QueryBuilder::new(format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE id > "));
+                builder.push_bind(query.after_id.unwrap_or(0));
+                if let Some(contract_id) = &query.contract_id {
+                    builder.push(" AND contract_id = ").push_bind(contract_id.clone());
+                }
+                builder.push(" ORDER BY id LIMIT ").push_bind(query.limit);
+                let rows: Vec<TokenRow> = builder
+                    .build_query_as()
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::store::db_error)?;
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn revoke_token(
+            async fn revoke_access_token(
                 &self,
                 id: i64,
+                reason: &str,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::error::Result<bool> {
+            ) -> $crate::error::Result<Option<$crate::store::TokenRecord>> {
+                use $crate::store::common::*;
+                // A trigger (migration 0008) tells the other servers.
+                let sql = format!(
+                    "UPDATE access_tokens SET revoked_at = $1, revoke_reason = $2 \
+                     WHERE id = $3 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+                );
                 let mut tx = self.begin_write().await?;
-                let done = sqlx::query(
-                    "UPDATE access_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store::db_error)?;
-                if done.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.revoked", contract_id: None, license_id: None, subject: id.to_string(), detail: String::new() }, now).await?;
+                let row: Option<TokenRow> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind((!reason.is_empty()).then_some(reason))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let record: $crate::store::TokenRecord = row.try_into()?;
+                $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.revoked", contract_id: role_contract(&record.role), license_id: None, subject: id.to_string(), detail: reason.to_owned() }, now).await?;
                 tx.commit().await.map_err($crate::store::db_error)?;
-                Ok(true)
+                Ok(Some(record))
+            }
+
+            async fn revoke_tokens_created_by(
+                &self,
+                creator: i64,
+                reason: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::error::Result<Vec<$crate::store::TokenRecord>> {
+                use $crate::store::common::*;
+                let sql = format!(
+                    "UPDATE access_tokens SET revoked_at = $1, revoke_reason = $2 \
+                     WHERE created_by = $3 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+                );
+                let mut tx = self.begin_write().await?;
+                let rows: Vec<TokenRow> = sqlx::query_as(&sql)
+                    .bind(now)
+                    .bind((!reason.is_empty()).then_some(reason))
+                    .bind(creator)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($crate::store::db_error)?;
+                let mut records = rows
+                    .into_iter()
+                    .map(TryInto::try_into)
+                    .collect::<$crate::error::Result<Vec<$crate::store::TokenRecord>>>()?;
+                records.sort_by_key(|record| record.id);
+                for record in &records {
+                    $crate::store::events::record(&mut *tx, $crate::store::events::Change { kind: "token.revoked", contract_id: role_contract(&record.role), license_id: None, subject: record.id.to_string(), detail: format!("created by token {creator}: {reason}") }, now).await?;
+                }
+                tx.commit().await.map_err($crate::store::db_error)?;
+                Ok(records)
             }
         });
     };

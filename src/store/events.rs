@@ -1,5 +1,5 @@
 //! The audit trail: every change writes an event in its own transaction:
-//! when, which token (its name, never the secret), what, on which contract
+//! when, which token (its name and id, never the secret), what, on which contract
 //! or license, and the request id. Who and which request come from the
 //! call's context ([`crate::telemetry::CallContext`]); a change made
 //! outside a call (the `neo-supportd` commands on the database) is written
@@ -18,6 +18,9 @@ pub struct Event {
     pub occurred_at: DateTime<Utc>,
     /// Which token (its name).
     pub actor: String,
+    /// Which token (its id); `None` for the `neo-supportd` commands and
+    /// events written before ids were recorded.
+    pub actor_token_id: Option<i64>,
     /// The call's request id.
     pub request_id: Option<String>,
     /// What, e.g. `key.reissued`.
@@ -32,8 +35,7 @@ pub struct Event {
     pub detail: String,
 }
 
-pub(crate) const EVENT_COLUMNS: &str =
-    "id, occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail";
+pub(crate) const EVENT_COLUMNS: &str = "id, occurred_at, actor, actor_token_id, request_id, kind, contract_id, license_id, subject, detail";
 
 /// Which events to list, one page, oldest first.
 #[derive(Debug, Clone, Default)]
@@ -52,14 +54,15 @@ pub struct EventQuery {
     pub limit: i64,
 }
 
-/// The INSERT of one event, its eight parameters numbered from `$first`:
+/// The INSERT of one event, its nine parameters numbered from `$first`:
 /// occurred_at, actor, request_id, kind, contract_id, license_id, subject,
-/// detail (actor and request id from
-/// [`crate::telemetry::CallContext::current`]).
+/// detail, actor_token_id (actor and request id from
+/// [`crate::telemetry::CallContext::current`], the token id from
+/// [`crate::telemetry::CallContext::current_token_id`]).
 pub(crate) fn insert_sql(first: usize) -> String {
-    let values: Vec<String> = (first..first + 8).map(|n| format!("${n}")).collect();
+    let values: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
     format!(
-        "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail) VALUES ({})",
+        "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail, actor_token_id) VALUES ({})",
         values.join(", ")
     )
 }
@@ -87,6 +90,7 @@ where
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let (actor, request_id) = crate::telemetry::CallContext::current();
     sqlx::query(&insert_sql(1))
@@ -98,6 +102,7 @@ where
         .bind(change.license_id.map(str::to_owned))
         .bind(change.subject)
         .bind(change.detail)
+        .bind(crate::telemetry::CallContext::current_token_id())
         .execute(executor)
         .await
         .map_err(crate::store::db_error)?;

@@ -16,7 +16,7 @@ use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueStatus};
 use crate::error::{Error, Result};
 
 pub(crate) const KEY_COLUMNS: &str = "id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, superseded_by, issued_at, requested_by, revoked_at, revoke_reason";
-pub(crate) const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by, decided_by, decided_at, reject_reason";
+pub(crate) const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by, decided_by, decided_at, reject_reason, review_reason";
 
 /// A reissue as the gRPC layer hands it to the store.
 #[derive(Debug, Clone)]
@@ -161,7 +161,37 @@ pub(crate) struct ActiveKeyFacts {
     #[sqlx(flatten)]
     pub(crate) key: KeyRow,
     pub(crate) earlier_reissue_id: Option<String>,
+    pub(crate) pending_reissue_id: Option<String>,
     pub(crate) recent_reissues: i64,
+}
+
+/// The id of license `$1`'s reissue waiting for review, if any (index
+/// reissue_requests_pending_by_license).
+pub(crate) const PENDING_REISSUE: &str = "SELECT id FROM reissue_requests \
+     WHERE license_id = $1 AND status = 'pending_review' ORDER BY received_at, id LIMIT 1";
+
+/// A second reissue while one waits for review.
+pub(crate) fn reissue_pending(license_id: &str, pending_id: &str) -> Error {
+    Error::FailedPrecondition {
+        reason: "REISSUE_PENDING",
+        message: format!(
+            "license {license_id} already has reissue {pending_id} waiting for staff review; \
+             one request may wait at a time: wait for staff's decision"
+        ),
+    }
+}
+
+/// Why a reissue after staff revoked the license's key waits for review.
+pub(crate) fn revoked_key_review(key: &KeyRecord) -> String {
+    let at = key
+        .revoked_at
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let reason = key.revoke_reason.as_deref().unwrap_or("no reason given");
+    format!(
+        "staff revoked the license's key {} (#{}) at {at}: {reason}",
+        key.id, key.sequence
+    )
 }
 
 /// `$1` license, `$2` request id, `$3` since, `$4` counting limit.
@@ -170,6 +200,7 @@ pub(crate) fn active_key_facts_sql() -> String {
     format!(
         "SELECT {KEY_COLUMNS}, \
          (SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2) AS earlier_reissue_id, \
+         ({PENDING_REISSUE}) AS pending_reissue_id, \
          ({recent}) AS recent_reissues \
          FROM license_keys WHERE license_id = $1 AND status = 'active'"
     )
@@ -224,6 +255,7 @@ pub(crate) struct ReissueRow {
     decided_by: Option<String>,
     decided_at: Option<DateTime<Utc>>,
     reject_reason: Option<String>,
+    review_reason: Option<String>,
 }
 
 impl ReissueRow {
@@ -247,6 +279,7 @@ impl ReissueRow {
             decided_by: self.decided_by,
             decided_at: self.decided_at,
             reject_reason: self.reject_reason,
+            review_reason: self.review_reason,
         })
     }
 }
@@ -562,9 +595,9 @@ macro_rules! impl_store_with_licenses {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store::db_error)?;
-            let (earlier, current, recent) = match facts {
-                Some(facts) => (facts.earlier_reissue_id, Some($crate::domain::license::KeyRecord::try_from(facts.key)?), Some(facts.recent_reissues)),
-                // No active key: every key was revoked, or there is none.
+            let (earlier, pending, current, recent) = match facts {
+                Some(facts) => (facts.earlier_reissue_id, facts.pending_reissue_id, Some($crate::domain::license::KeyRecord::try_from(facts.key)?), Some(facts.recent_reissues)),
+                // No active key: staff revoked it, or there is none.
                 None => {
                     let earlier: Option<String> = sqlx::query_scalar("SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2")
                         .bind(&input.license_id)
@@ -572,7 +605,12 @@ macro_rules! impl_store_with_licenses {
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err($crate::store::db_error)?;
-                    (earlier, None, None)
+                    let pending: Option<String> = sqlx::query_scalar(PENDING_REISSUE)
+                        .bind(&input.license_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::store::db_error)?;
+                    (earlier, pending, None, None)
                 }
             };
 
@@ -603,25 +641,40 @@ macro_rules! impl_store_with_licenses {
                     ),
                 });
             }
-            // A license whose keys were all revoked can still be reissued;
-            // one that never had a key needs its first key from staff.
-            if current.is_none() {
-                let any: Option<String> = sqlx::query_scalar("SELECT id FROM license_keys WHERE license_id = $1 LIMIT 1")
+            // The lock on the contract row serialises this check with every
+            // other reissue of the license: one request waits at a time.
+            if let Some(pending) = pending {
+                return Err(reissue_pending(&input.license_id, &pending));
+            }
+            // No active key: the license's newest key is one staff revoked
+            // (a newer key would be active), and the request waits for their
+            // review whatever the allowance. One that never had a key needs
+            // its first key from staff.
+            let revoked = if current.is_none() {
+                let sql = format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 ORDER BY sequence DESC LIMIT 1");
+                let newest: Option<KeyRow> = sqlx::query_as(&sql)
                     .bind(&input.license_id)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err($crate::store::db_error)?;
-                if any.is_none() {
-                    return Err($crate::error::Error::FailedPrecondition {
-                        reason: "NO_FIRST_KEY",
-                        message: format!("license {} has no key yet; staff issue its first key", input.license_id),
-                    });
+                match newest {
+                    Some(newest) => Some($crate::domain::license::KeyRecord::try_from(newest)?),
+                    None => {
+                        return Err($crate::error::Error::FailedPrecondition {
+                            reason: "NO_FIRST_KEY",
+                            message: format!("license {} has no key yet; staff issue its first key", input.license_id),
+                        });
+                    }
                 }
-            }
+            } else {
+                None
+            };
             // Every write of the reissue goes out as one call at the end.
             let mut batch = $crate::store::batch::Batch::new();
-            let (status, key) = if let Some(current) = current.as_ref().filter(|k| k.fingerprint == input.fingerprint.as_str()) {
-                (ReissueStatus::Unchanged, Some(current.clone()))
+            let (status, key, review_reason) = if let Some(current) = current.as_ref().filter(|k| k.fingerprint == input.fingerprint.as_str()) {
+                (ReissueStatus::Unchanged, Some(current.clone()), None)
+            } else if let Some(revoked) = &revoked {
+                (ReissueStatus::PendingReview, None, Some(revoked_key_review(revoked)))
             } else {
                 let recent = match recent {
                     Some(recent) => recent,
@@ -634,7 +687,8 @@ macro_rules! impl_store_with_licenses {
                         .map_err($crate::store::db_error)?,
                 };
                 if recent >= input.reissues_before_review {
-                    (ReissueStatus::PendingReview, None)
+                    let why = format!("the allowance of {allowance} reissues signed at once per 365 days is used up");
+                    (ReissueStatus::PendingReview, None, Some(why))
                 } else {
                     let key = Self::issue_key_in(
                         &mut tx,
@@ -649,7 +703,7 @@ macro_rules! impl_store_with_licenses {
                         &mut batch,
                     )
                     .await?;
-                    (ReissueStatus::Issued, Some(key))
+                    (ReissueStatus::Issued, Some(key), None)
                 }
             };
             // The request as it is written, without reading it back.
@@ -667,18 +721,19 @@ macro_rules! impl_store_with_licenses {
                 decided_by: None,
                 decided_at: None,
                 reject_reason: None,
+                review_reason,
             };
             let (kind, detail) = match (&record.status, &record.key) {
                 (ReissueStatus::Issued, Some(key)) => ("key.reissued", format!("key {} #{} for {} (request {})", key.id, key.sequence, key.fingerprint, record.id)),
-                (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}", record.fingerprint, record.delivery_on)),
+                (ReissueStatus::PendingReview, _) => ("reissue.pending_review", format!("for {}, deliver by {}: {}", record.fingerprint, record.delivery_on, record.review_reason.as_deref().unwrap_or_default())),
                 _ => ("reissue.unchanged", format!("already bound to {}", record.fingerprint)),
             };
             // The request and its audit event join the batch.
             let (actor, call_id) = $crate::telemetry::CallContext::current();
             batch
                 .push(
-                    "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by, review_reason) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(record.id.clone())?
                 .bind(record.license_id.clone())?
@@ -689,7 +744,8 @@ macro_rules! impl_store_with_licenses {
                 .bind(record.received_at)?
                 .bind(record.delivery_on)?
                 .bind(record.key.as_ref().map(|k| k.id.clone()))?
-                .bind(record.requested_by.clone())?;
+                .bind(record.requested_by.clone())?
+                .bind(record.review_reason.clone())?;
             batch
                 .push(&$crate::store::events::insert_sql(1))
                 .bind(record.received_at)?
@@ -699,7 +755,8 @@ macro_rules! impl_store_with_licenses {
                 .bind(Some(record.contract_id.clone()))?
                 .bind(Some(record.license_id.clone()))?
                 .bind(record.id.clone())?
-                .bind(detail)?;
+                .bind(detail)?
+                .bind($crate::telemetry::CallContext::current_token_id())?;
             Self::run_batch(&mut tx, batch).await?;
             tx.commit().await.map_err($crate::store::db_error)?;
             Ok(record)

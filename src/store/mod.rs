@@ -64,7 +64,52 @@ pub struct TokenRecord {
     pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked (empty for revocations before reasons were kept).
+    pub revoke_reason: Option<String>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The id of the token that created it; `None` for tokens made with
+    /// `neo-supportd token create`.
+    pub created_by: Option<i64>,
 }
+
+impl TokenRecord {
+    /// Whether the token has expired at `now`.
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|expires| expires <= now)
+    }
+}
+
+/// A token to store.
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    /// The name staff gave it.
+    pub name: &'a str,
+    /// What its holder may do.
+    pub role: &'a Role,
+    /// The hash of its secret.
+    pub token_hash: &'a str,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The token that created it, if one did.
+    pub created_by: Option<i64>,
+}
+
+/// Which tokens to list, one page, by id.
+#[derive(Debug, Clone)]
+pub struct TokenQuery {
+    /// Only the customer tokens of this contract.
+    pub contract_id: Option<String>,
+    /// Start after this id.
+    pub after_id: Option<i64>,
+    /// Most rows.
+    pub limit: i64,
+}
+
+/// Calls the function it holds whenever tokens a server remembers may have
+/// been revoked: `Some(id)` for one token, `None` for any (after a gap in
+/// watching, or when the backend cannot tell which).
+pub type OnRevoked = Arc<dyn Fn(Option<i64>) + Send + Sync>;
 
 /// What the service keeps, on either backend.
 #[async_trait]
@@ -100,21 +145,74 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an override; false when there was none with that id.
     async fn delete_holiday_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
 
-    /// Stores a token's hash; ALREADY_EXISTS when a token in use has the
-    /// name.
+    /// Stores a token's hash, with its expiry and creator; ALREADY_EXISTS
+    /// when a token in use has the name.
+    async fn create_access_token(
+        &self,
+        token: &NewToken<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<TokenRecord>;
+    /// Stores a token's hash that never expires and no token created;
+    /// ALREADY_EXISTS when a token in use has the name.
     async fn create_token(
         &self,
         name: &str,
         role: &Role,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<TokenRecord>;
-    /// The unrevoked token with this hash, if any.
+    ) -> Result<TokenRecord> {
+        let token = NewToken {
+            name,
+            role,
+            token_hash,
+            expires_at: None,
+            created_by: None,
+        };
+        self.create_access_token(&token, now).await
+    }
+    /// The unrevoked token with this hash, if any (expired or not).
     async fn find_active_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    /// One token by id.
+    async fn get_token(&self, id: i64) -> Result<Option<TokenRecord>>;
+    /// One page of tokens, by id.
+    async fn list_access_tokens(&self, query: &TokenQuery) -> Result<Vec<TokenRecord>>;
     /// Every token, oldest first.
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>>;
-    /// Revokes the token in use with this id; false when there is none.
-    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.list_access_tokens(&TokenQuery {
+            contract_id: None,
+            after_id: None,
+            limit: i64::MAX,
+        })
+        .await
+    }
+    /// Revokes the token in use with this id, keeping the reason; `None`
+    /// when no token in use has it.
+    async fn revoke_access_token(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRecord>>;
+    /// Revokes every token in use that the token `creator` created, in one
+    /// transaction; the tokens revoked.
+    async fn revoke_tokens_created_by(
+        &self,
+        creator: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TokenRecord>>;
+    /// Revokes the token in use with this id without a reason; false when
+    /// there is none.
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        Ok(self.revoke_access_token(id, "", now).await?.is_some())
+    }
+    /// Runs until the future is dropped, calling `on_revoked` whenever a
+    /// token may have been revoked by any process: PostgreSQL LISTENs for
+    /// the notification every revocation sends, SQLite polls a revision
+    /// that every revocation bumps. After any gap (a lost connection, a
+    /// failed poll) it calls `on_revoked(None)`, so nothing revoked in the
+    /// gap stays remembered.
+    async fn watch_revocations(&self, on_revoked: OnRevoked);
 
     /// Stores a new contract; ALREADY_EXISTS when the id or the license is
     /// taken.

@@ -4,12 +4,21 @@
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use crate::error::{Error, Result};
 use crate::store::common::impl_common_store;
 use crate::store::licenses::impl_license_helpers;
 use crate::store::{DatabaseOptions, db_error};
+
+/// The channel every token revocation notifies (migration 0008's
+/// trigger), with the token's id as payload.
+pub const REVOCATION_CHANNEL: &str = "neo_support_token_revoked";
+
+/// How long the revocation listener waits before reconnecting.
+const REVOCATION_RETRY: Duration = Duration::from_millis(500);
 
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -70,6 +79,27 @@ impl PostgresStore {
         }
     }
 
+    /// LISTENs on [`REVOCATION_CHANNEL`] until the connection is lost.
+    /// Once listening it forgets every token remembered so far, so a
+    /// revocation made before LISTEN took hold is not missed.
+    async fn listen_for_revocations(
+        pool: &PgPool,
+        on_revoked: &crate::store::OnRevoked,
+    ) -> Result<()> {
+        let mut listener = PgListener::connect_with(pool).await.map_err(db_error)?;
+        listener
+            .listen(REVOCATION_CHANNEL)
+            .await
+            .map_err(db_error)?;
+        on_revoked(None);
+        loop {
+            match listener.try_recv().await.map_err(db_error)? {
+                Some(notification) => on_revoked(notification.payload().parse().ok()),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// The connection pool, for tests and tools.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -78,4 +108,24 @@ impl PostgresStore {
 
 impl_license_helpers!(PostgresStore, sqlx::Postgres);
 
-impl_common_store!(PostgresStore, "postgres", {});
+impl_common_store!(PostgresStore, "postgres", {
+    async fn watch_revocations(&self, on_revoked: crate::store::OnRevoked) {
+        // A connection of its own, so the listener never takes one of the
+        // calls' connections.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(self.pool.connect_options().as_ref().clone());
+        loop {
+            match Self::listen_for_revocations(&pool, &on_revoked).await {
+                Ok(()) => tracing::warn!("lost the revocation listener's connection; reconnecting"),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for token revocations; retrying");
+                }
+            }
+            // Whatever was revoked while nobody listened is forgotten.
+            on_revoked(None);
+            tokio::time::sleep(REVOCATION_RETRY).await;
+        }
+    }
+});

@@ -13,6 +13,9 @@ use crate::store::common::impl_common_store;
 use crate::store::licenses::impl_license_helpers;
 use crate::store::{DatabaseOptions, db_error};
 
+/// How often a server reads the token revocation revision.
+pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
+
 /// A SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -93,6 +96,34 @@ impl SqliteStore {
 impl_license_helpers!(SqliteStore, sqlx::Sqlite);
 
 impl_common_store!(SqliteStore, "sqlite", {
+    async fn watch_revocations(&self, on_revoked: crate::store::OnRevoked) {
+        // One row read every REVOCATION_POLL: the revision every revocation
+        // bumps (migration 0008), also from another process on the file.
+        let mut last: Option<i64> = None;
+        let mut ticker = tokio::time::interval(REVOCATION_POLL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let revision: std::result::Result<i64, _> =
+                sqlx::query_scalar("SELECT revision FROM token_revocations WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await;
+            match revision {
+                Ok(revision) => {
+                    if last.is_some_and(|last| last != revision) {
+                        on_revoked(None);
+                    }
+                    last = Some(revision);
+                }
+                Err(error) => {
+                    // Cannot tell what changed: forget everything.
+                    tracing::warn!(%error, "cannot read the token revocation revision");
+                    on_revoked(None);
+                }
+            }
+        }
+    }
+
     async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
         if path.exists() {
             return Err(Error::invalid(
