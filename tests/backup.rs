@@ -12,7 +12,13 @@ use neo_support::store::{self, DatabaseOptions};
 #[tokio::test]
 async fn a_backup_taken_while_the_server_runs_restores_every_key() {
     let db = TestDb::sqlite();
-    let server = TestServer::start(&db).await;
+    // Five reissues all signed: none waits for review.
+    let settings = neo_support::grpc::Settings {
+        reissues_before_review: 10,
+        ..Default::default()
+    };
+    let server =
+        TestServer::start_full(&db, neo_support::server::ServeOptions::default(), settings).await;
     let mut staff = server.staff().await;
     staff
         .create_contract(new_contract("B", "LIC-B", 10, false))
