@@ -28,6 +28,24 @@ pub fn jst_instant(local: NaiveDateTime) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Whether an instant falls on a JST date in the supported years
+/// 1949..=2099. Compares instants only, so it is safe for any instant a
+/// client can send: no time-zone conversion runs on `at`.
+pub fn is_supported_instant(at: DateTime<Utc>) -> bool {
+    let midnight = |year| {
+        NaiveDate::from_ymd_opt(year, 1, 1)
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(jst_instant)
+    };
+    match (
+        midnight(FIRST_SUPPORTED_YEAR),
+        midnight(LAST_SUPPORTED_YEAR + 1),
+    ) {
+        (Some(first), Some(after_last)) => first <= at && at < after_last,
+        _ => false,
+    }
+}
+
 /// Why a date string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {

@@ -173,7 +173,8 @@ impl SupportApi {
     ) -> Result<GetContractResponse> {
         let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
-        caller.require_contract(&r.id)?;
+        let id = code_field("id", &r.id)?;
+        caller.require_contract(id.as_str())?;
         let date = match optional_date_field("date", &r.date)? {
             Some(date) => date,
             None => jst_date(self.state.clock.now()),
@@ -320,6 +321,7 @@ impl SupportApi {
     ) -> Result<QuoteRenewalResponse> {
         self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
+        code_field("contract_id", &r.contract_id)?;
         let received_on = date_field("received_on", &r.received_on)?;
         let (_, orders) = self
             .state
@@ -346,6 +348,7 @@ impl SupportApi {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
+        code_field("contract_id", &r.contract_id)?;
         if self
             .state
             .store

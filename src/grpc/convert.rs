@@ -7,8 +7,10 @@ use prost_types::Timestamp;
 use crate::domain::calendar::{
     CalendarDay, Closure, ClosureRange, DayKind, HolidayOverride, OverrideAction,
 };
-use crate::domain::dates::{DateError, MonthDay, format_date, parse_supported_date};
-use crate::domain::holidays::YearOutOfRange;
+use crate::domain::dates::{
+    DateError, MonthDay, format_date, is_supported_instant, parse_supported_date,
+};
+use crate::domain::holidays::{FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, YearOutOfRange};
 use crate::error::{Error, Result};
 use crate::grpc::pb;
 
@@ -29,7 +31,9 @@ pub fn out_of_range(field: &str) -> impl FnOnce(YearOutOfRange) -> Error + '_ {
     move |error| Error::out_of_range(field, format!("the answer would fall in {error}"))
 }
 
-/// An instant field, or `now` when the client left it unset.
+/// An instant field, or `now` when the client left it unset. An instant
+/// outside the supported years is refused here, before anything converts
+/// it to JST (chrono panics on a local time past its range).
 pub fn instant_field(
     field: &str,
     value: Option<Timestamp>,
@@ -38,12 +42,40 @@ pub fn instant_field(
     let Some(value) = value else {
         return Ok(now);
     };
-    let nanos = u32::try_from(value.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000);
-    nanos
-        .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos))
-        .ok_or_else(|| Error::invalid(field, "not a valid timestamp"))
+    let at = datetime(&value).ok_or_else(|| {
+        Error::invalid(
+            field,
+            "not a valid timestamp (nanos must be 0 to 999999999)",
+        )
+    })?;
+    if !is_supported_instant(at) {
+        return Err(Error::invalid(
+            field,
+            format!(
+                "must fall in the supported years {FIRST_SUPPORTED_YEAR} to {LAST_SUPPORTED_YEAR} (JST)"
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// Longest id a client may name (contract, license, license-key and
+/// reissue-request ids are all shorter).
+const MAX_ID_CHARS: usize = 64;
+
+/// An id the client names to look something up (a license-key or
+/// reissue-request id): 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
+/// Checked before the id is looked up or named in an error, and the
+/// refusal never repeats the bad value.
+pub fn id_field(field: &str, value: &str) -> Result<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if value.is_empty() || value.len() > MAX_ID_CHARS || !value.chars().all(allowed) {
+        return Err(Error::invalid(
+            field,
+            format!("an id has 1 to {MAX_ID_CHARS} characters from A-Z a-z 0-9 - _ ."),
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 /// An instant as a protobuf timestamp.
@@ -212,9 +244,12 @@ pub fn new_holiday_override(
     Ok((date, action, note))
 }
 
-/// A protobuf timestamp as an instant, if it is a valid one.
+/// A protobuf timestamp as an instant, if it is a valid one (nanos
+/// 0..=999,999,999, seconds within chrono's range).
 pub fn datetime(at: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(at.nanos).ok()?;
+    let nanos = u32::try_from(at.nanos)
+        .ok()
+        .filter(|nanos| *nanos < 1_000_000_000)?;
     DateTime::from_timestamp(at.seconds, nanos)
 }
 

@@ -39,6 +39,7 @@ fn decode_position(token: &str) -> Result<Option<(DateTime<chrono::Utc>, i64)>> 
         seconds.parse().map_err(|_| bad())?,
         nanos.parse().map_err(|_| bad())?,
     )
+    .filter(|at| crate::domain::dates::is_supported_instant(*at))
     .ok_or_else(bad)?;
     Ok(Some((at, id.parse().map_err(|_| bad())?)))
 }
@@ -50,8 +51,8 @@ impl SupportApi {
     ) -> Result<SubmitInquiryResponse> {
         let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
-        caller.require_contract(&r.contract_id)?;
         let contract_id = code_field("contract_id", &r.contract_id)?;
+        caller.require_contract(contract_id.as_str())?;
         check_text(&r.subject, MAX_SUBJECT_CHARS)
             .and_then(|()| check_line(&r.subject))
             .map_err(|m| Error::invalid("subject", m))?;
@@ -149,8 +150,9 @@ impl SupportApi {
         let contract_id = match (caller.contract_scope(), r.contract_id.is_empty()) {
             (Some(own), true) => Some(own.to_owned()),
             (_, false) => {
-                caller.require_contract(&r.contract_id)?;
-                Some(r.contract_id.clone())
+                let contract_id = code_field("contract_id", &r.contract_id)?;
+                caller.require_contract(contract_id.as_str())?;
+                Some(contract_id.as_str().to_owned())
             }
             (None, true) => None,
         };
@@ -342,9 +344,16 @@ impl SupportApi {
             None => None,
         };
         let text = |v: String| if v.is_empty() { None } else { Some(v) };
+        let code = |field: &str, v: &str| -> Result<Option<String>> {
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(code_field(field, v)?.as_str().to_owned()))
+            }
+        };
         let query = crate::store::events::EventQuery {
-            contract_id: text(r.contract_id),
-            license_id: text(r.license_id),
+            contract_id: code("contract_id", &r.contract_id)?,
+            license_id: code("license_id", &r.license_id)?,
             kind: text(r.kind),
             since,
             after_id,

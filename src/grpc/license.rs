@@ -7,7 +7,8 @@ use crate::domain::dates::{format_date, jst_date};
 use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus};
 use crate::error::{Error, Result};
 use crate::grpc::convert::{
-    decode_page_token, encode_page_token, name_field, out_of_range, page_size_field, timestamp,
+    code_field, decode_page_token, encode_page_token, id_field, name_field, out_of_range,
+    page_size_field, timestamp,
 };
 use crate::grpc::pb::license_service_server::LicenseService;
 use crate::grpc::pb::*;
@@ -133,6 +134,7 @@ impl LicenseApi {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
+        code_field("license_id", &r.license_id)?;
         let fingerprint = fingerprint_field(&r.fingerprint)?;
         let now = self.state.clock.now();
         let calendar = self.state.calendar().await?;
@@ -164,6 +166,7 @@ impl LicenseApi {
     ) -> Result<RequestReissueResponse> {
         let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
+        code_field("license_id", &r.license_id)?;
         let fingerprint = fingerprint_field(&r.fingerprint)?;
         let request_id = request_id_field(&r.request_id)?;
         self.require_license(&caller, &r.license_id).await?;
@@ -211,7 +214,7 @@ impl LicenseApi {
         request: Request<GetReissueRequest>,
     ) -> Result<GetReissueResponse> {
         let caller = self.state.caller(&request).await?;
-        let id = request.into_inner().id;
+        let id = id_field("id", &request.into_inner().id)?;
         let not_found = || crate::store::licenses::reissue_not_found(&id);
         let record = self
             .state
@@ -294,7 +297,7 @@ impl LicenseApi {
     ) -> Result<ApproveReissueResponse> {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
-        let id = request.into_inner().id;
+        let id = id_field("id", &request.into_inner().id)?;
         let record = self
             .state
             .store
@@ -319,6 +322,7 @@ impl LicenseApi {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
+        id_field("id", &r.id)?;
         let reason = name_field("reason", &r.reason)?;
         let record = self
             .state
@@ -338,6 +342,7 @@ impl LicenseApi {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
         let r = request.into_inner();
+        id_field("key_id", &r.key_id)?;
         let reason = name_field("reason", &r.reason)?;
         let key = self
             .state
@@ -362,6 +367,7 @@ impl LicenseApi {
     ) -> Result<ListLicenseKeysResponse> {
         let caller = self.state.caller(&request).await?;
         let license_id = request.into_inner().license_id;
+        code_field("license_id", &license_id)?;
         self.require_license(&caller, &license_id).await?;
         if self
             .state
@@ -382,7 +388,7 @@ impl LicenseApi {
         &self,
         request: Request<VerifyKeyRequest>,
     ) -> Result<VerifyKeyResponse> {
-        self.state.caller(&request).await?;
+        let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         let fingerprint = if r.fingerprint.is_empty() {
             None
@@ -403,8 +409,19 @@ impl LicenseApi {
         let fingerprint_matches = fingerprint
             .as_ref()
             .is_some_and(|fp| fp.as_str() == claims.fingerprint);
-        let record = self.state.key_record(&claims.jti).await?;
+        // A customer learns only that another contract's key is genuinely
+        // signed (it holds the key, so it can read the claims anyway);
+        // the record's status and successor stay hidden.
+        let other_contract = caller
+            .contract_scope()
+            .is_some_and(|own| own != claims.contract_id);
+        let record = if other_contract {
+            None
+        } else {
+            self.state.key_record(&claims.jti).await?
+        };
         let (status, superseded_by) = match &record {
+            _ if other_contract => (crate::grpc::pb::KeyStatus::Unspecified, String::new()),
             // A record whose token differs is not this key.
             Some(k) if k.token == r.key.trim() => (
                 key_status(k.status),
@@ -412,7 +429,9 @@ impl LicenseApi {
             ),
             _ => (crate::grpc::pb::KeyStatus::NotOnRecord, String::new()),
         };
-        let reason = if fingerprint.is_some() && !fingerprint_matches {
+        let reason = if other_contract {
+            "OTHER_CONTRACT"
+        } else if fingerprint.is_some() && !fingerprint_matches {
             "FINGERPRINT_MISMATCH"
         } else {
             match status {
