@@ -253,8 +253,12 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. Every file and directory it creates (the
+/// SQLite database and its -wal/-shm files, backups, keys) is for this
+/// user alone, whatever umask it was started with.
 pub async fn run(cli: Cli) -> Result<()> {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     match cli.command {
         Command::Serve(args) => run_serve(*args).await,
         Command::Token(command) => run_token(command).await,
@@ -272,9 +276,20 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert_pem: read_file("tls_cert", cert)?,
-            key_pem: read_file("tls_key", key)?,
+            key_pem: read_secret_file("tls_key", key)?,
         }),
         _ => None,
+    };
+    // Secrets are read (and refused when others may read them) before
+    // anything else starts.
+    let smtp_password = match &args.smtp_password_file {
+        Some(path) => Some(
+            String::from_utf8(read_secret_file("smtp_password_file", path)?)
+                .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        None => None,
     };
     let keyring = load_keyring(&args)?;
     let store = args.database.connect().await?;
@@ -323,18 +338,9 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let (worker_stop, worker_stopped) = tokio::sync::watch::channel(false);
     let worker = match &args.smtp_url {
         Some(url) => {
-            let password = match &args.smtp_password_file {
-                Some(path) => Some(
-                    String::from_utf8(read_file("smtp_password_file", path)?)
-                        .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
-                        .trim_end_matches(['\r', '\n'])
-                        .to_owned(),
-                ),
-                None => None,
-            };
             let settings = SmtpSettings {
                 url: url.clone(),
-                password,
+                password: smtp_password.clone(),
                 from: args.mail_from.clone(),
             };
             let mailer =
@@ -399,6 +405,27 @@ fn load_keyring(args: &ServeArgs) -> Result<Keyring> {
         tracing::info!(key_id = keyring.active_id(), "signing key loaded");
         return Ok(keyring);
     }
+    if !args.listen.ip().is_loopback() {
+        // A development key only for a server nobody else can reach.
+        return match Keyring::load(dir) {
+            Ok(keyring) => {
+                tracing::info!(key_id = keyring.active_id(), "signing key loaded");
+                Ok(keyring)
+            }
+            Err(KeyError::NoKey(_)) => Err(Error::invalid(
+                "keys_dir",
+                format!(
+                    "no signing key in {dir}, and {listen} is not a loopback address: a development key is \
+                     created only for a server listening on 127.0.0.1 or ::1. Create a signing key with \
+                     `neo-supportd keys generate --keys-dir {dir}`, keep its .private.pem file (mode 0600) safe, \
+                     and start the server with --require-signing-key",
+                    dir = dir.display(),
+                    listen = args.listen,
+                ),
+            )),
+            Err(error) => Err(key_error(error)),
+        };
+    }
     let (keyring, created) = Keyring::load_or_create(dir).map_err(key_error)?;
     if let Some(created) = created {
         tracing::warn!(
@@ -462,6 +489,13 @@ fn redact_url(url: &str) -> String {
 fn read_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|error| Error::invalid(field, format!("cannot read {}: {error}", path.display())))
+}
+
+/// Reads a secret (the TLS private key, the SMTP password), refusing a
+/// file that group or others may read, as signing keys are refused.
+fn read_secret_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    keys::check_private_mode(path).map_err(|error| Error::invalid(field, error.to_string()))?;
+    read_file(field, path)
 }
 
 /// Completes on SIGINT or SIGTERM.
