@@ -825,3 +825,40 @@ fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline()
     );
     daemon.terminate();
 }
+
+#[test]
+fn keys_public_write_over_plain_http_from_another_host_is_refused_without_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let public_dir = dir.path().join("public-keys");
+    let write = public_dir.to_str().unwrap();
+    // 192.0.2.1 (TEST-NET-1) is never this machine.
+    let refused = client(&[
+        "--server",
+        "http://192.0.2.1:50051",
+        "keys",
+        "public",
+        "--write",
+        write,
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--insecure") && stderr.contains("https://"),
+        "{stderr}"
+    );
+    assert!(!public_dir.exists(), "nothing is written");
+
+    // With --insecure it goes on (and meets the unreachable server).
+    let insecure = client(&[
+        "--server",
+        "http://192.0.2.1:1",
+        "keys",
+        "public",
+        "--write",
+        write,
+        "--insecure",
+    ]);
+    let stderr = String::from_utf8_lossy(&insecure.stderr);
+    assert!(!insecure.status.success());
+    assert!(!stderr.contains("--insecure"), "{stderr}");
+}
