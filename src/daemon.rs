@@ -53,6 +53,9 @@ pub enum Command {
     /// Manage the signing keys in the keys directory.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// TLS certificates for development and small deployments.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write a consistent copy of a SQLite database while the server runs
     /// (PostgreSQL: use pg_dump).
     Backup {
@@ -62,6 +65,24 @@ pub enum Command {
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
+    },
+}
+
+/// `tls` commands.
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a small CA (ca.crt, ca.key) and a server certificate for
+    /// --host, localhost and 127.0.0.1 signed by it (server.crt,
+    /// server.key); private keys get mode 0600. Prints the commands that
+    /// use them.
+    CreateDevCert {
+        /// The name clients use to reach the server (DNS name or IP).
+        #[arg(long)]
+        host: String,
+        /// The directory to write into (created if missing; existing
+        /// files are never overwritten).
+        #[arg(long, default_value = "tls")]
+        out: PathBuf,
     },
 }
 
@@ -263,6 +284,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => run_serve(*args).await,
         Command::Token(command) => run_token(command).await,
         Command::Keys(command) => run_keys(command),
+        Command::Tls(TlsCommand::CreateDevCert { host, out }) => create_dev_cert(&host, &out),
         Command::Backup { to, database } => {
             let store = database.connect().await?;
             store.backup_to(&to).await?;
@@ -389,6 +411,45 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
         let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn create_dev_cert(host: &str, out: &std::path::Path) -> Result<()> {
+    let files = crate::devcert::create(host, out)
+        .map_err(|error| Error::invalid("host", error.to_string()))?;
+    let host = host.trim();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let listen = if loopback {
+        "127.0.0.1:50051"
+    } else {
+        "0.0.0.0:50051"
+    };
+    let authority = if host.contains(':') {
+        format!("[{host}]:50051")
+    } else {
+        format!("{host}:50051")
+    };
+    eprintln!(
+        "wrote {} and {} (the CA), {} and {} (the server); private keys are mode 0600",
+        files.ca_cert.display(),
+        files.ca_key.display(),
+        files.server_cert.display(),
+        files.server_key.display(),
+    );
+    eprintln!("start the server with the server certificate:");
+    println!(
+        "neo-supportd serve --listen {listen} --tls-cert {} --tls-key {}",
+        files.server_cert.display(),
+        files.server_key.display(),
+    );
+    eprintln!("and let clients trust the CA (copy ca.crt to them; never ca.key):");
+    println!(
+        "neo-support --server https://{authority} --ca-cert {} keys public",
+        files.ca_cert.display(),
+    );
     Ok(())
 }
 
