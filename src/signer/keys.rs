@@ -437,6 +437,12 @@ impl Keyring {
     /// starting at once on an empty directory one creates the key and the
     /// others load it.
     pub fn load_or_create(dir: &Path) -> Result<(Self, Option<KeyInfo>), KeyError> {
+        // A directory with its keys in place loads without the lock (it
+        // may be read-only); one caught half-written by another server
+        // waits for that server's lock below.
+        if let Ok(keyring) = Self::load(dir) {
+            return Ok((keyring, None));
+        }
         let lock = lock(dir)?;
         let created = if list(dir)?.is_empty() {
             Some(generate_locked(dir, true)?)
