@@ -46,6 +46,16 @@ pub enum ConnectError {
     /// TLS could not be set up.
     #[error("TLS set-up failed: {0}")]
     Tls(String),
+    /// The server presented a CA certificate as its own, as a one-line
+    /// `openssl req -x509` self-signed certificate is.
+    #[error(
+        "cannot connect to {0}: the server's TLS certificate is a CA certificate (basicConstraints CA:TRUE, \
+         what a one-line `openssl req -x509` makes), and TLS clients refuse a CA certificate as a server's \
+         own. Make a CA and a server certificate signed by it with \
+         `neo-supportd tls create-dev-cert --host NAME`, start the server with its server.crt and server.key \
+         (--tls-cert, --tls-key), and give clients its ca.crt as --ca-cert"
+    )]
+    CaAsServerCertificate(String),
     /// The server did not answer.
     #[error("cannot connect to {server}: {reason}")]
     Unreachable {
@@ -93,13 +103,17 @@ pub async fn channel(options: &ClientOptions) -> Result<Channel, ConnectError> {
             .tls_config(tls)
             .map_err(|error| ConnectError::Tls(error.to_string()))?;
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|error| ConnectError::Unreachable {
-            server: options.server.clone(),
-            reason: error_chain(&error),
-        })
+    endpoint.connect().await.map_err(|error| {
+        let reason = error_chain(&error);
+        if reason.contains("CaUsedAsEndEntity") {
+            ConnectError::CaAsServerCertificate(options.server.clone())
+        } else {
+            ConnectError::Unreachable {
+                server: options.server.clone(),
+                reason,
+            }
+        }
+    })
 }
 
 /// The interceptor for a token.

@@ -54,6 +54,9 @@ pub enum Command {
     /// Manage the signing keys in the keys directory.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// TLS certificates for development and small deployments.
+    #[command(subcommand)]
+    Tls(TlsCommand),
     /// Write a consistent copy of a SQLite database while the server runs
     /// (PostgreSQL: use pg_dump).
     Backup {
@@ -63,6 +66,24 @@ pub enum Command {
         /// The database.
         #[command(flatten)]
         database: DatabaseArgs,
+    },
+}
+
+/// `tls` commands.
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a small CA (ca.crt, ca.key) and a server certificate for
+    /// --host, localhost and 127.0.0.1 signed by it (server.crt,
+    /// server.key); private keys get mode 0600. Prints the commands that
+    /// use them.
+    CreateDevCert {
+        /// The name clients use to reach the server (DNS name or IP).
+        #[arg(long)]
+        host: String,
+        /// The directory to write into (created if missing; existing
+        /// files are never overwritten).
+        #[arg(long, default_value = "tls")]
+        out: PathBuf,
     },
 }
 
@@ -314,12 +335,17 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. Every file and directory it creates (the
+/// SQLite database and its -wal/-shm files, backups, keys) is for this
+/// user alone, whatever umask it was started with.
 pub async fn run(cli: Cli) -> Result<()> {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     match cli.command {
         Command::Serve(args) => run_serve(*args).await,
         Command::Token(command) => run_token(command).await,
         Command::Keys(command) => run_keys(command),
+        Command::Tls(TlsCommand::CreateDevCert { host, out }) => create_dev_cert(&host, &out),
         Command::Backup { to, database } => {
             let store = database.connect().await?;
             store.backup_to(&to).await?;
@@ -333,7 +359,7 @@ async fn run_serve(args: ServeArgs) -> Result<()> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
             cert_pem: read_file("tls_cert", cert)?,
-            key_pem: read_file("tls_key", key)?,
+            key_pem: read_secret_file("tls_key", key)?,
         }),
         _ => None,
     };
@@ -451,7 +477,7 @@ pub fn build_mailer(args: &ServeArgs) -> Result<Option<Mailer>> {
     };
     let password = match &args.smtp_password_file {
         Some(path) => Some(
-            String::from_utf8(read_file("smtp_password_file", path)?)
+            String::from_utf8(read_secret_file("smtp_password_file", path)?)
                 .map_err(|_| Error::invalid("smtp_password_file", "not UTF-8 text"))?
                 .trim_end_matches(['\r', '\n'])
                 .to_owned(),
@@ -468,6 +494,45 @@ pub fn build_mailer(args: &ServeArgs) -> Result<Option<Mailer>> {
     Ok(Some(mailer))
 }
 
+fn create_dev_cert(host: &str, out: &std::path::Path) -> Result<()> {
+    let files = crate::devcert::create(host, out)
+        .map_err(|error| Error::invalid("host", error.to_string()))?;
+    let host = host.trim();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let listen = if loopback {
+        "127.0.0.1:50051"
+    } else {
+        "0.0.0.0:50051"
+    };
+    let authority = if host.contains(':') {
+        format!("[{host}]:50051")
+    } else {
+        format!("{host}:50051")
+    };
+    eprintln!(
+        "wrote {} and {} (the CA), {} and {} (the server); private keys are mode 0600",
+        files.ca_cert.display(),
+        files.ca_key.display(),
+        files.server_cert.display(),
+        files.server_key.display(),
+    );
+    eprintln!("start the server with the server certificate:");
+    println!(
+        "neo-supportd serve --listen {listen} --tls-cert {} --tls-key {}",
+        files.server_cert.display(),
+        files.server_key.display(),
+    );
+    eprintln!("and let clients trust the CA (copy ca.crt to them; never ca.key):");
+    println!(
+        "neo-support --server https://{authority} --ca-cert {} keys public",
+        files.ca_cert.display(),
+    );
+    Ok(())
+}
+
 fn key_error(error: KeyError) -> Error {
     Error::invalid("keys_dir", error.to_string())
 }
@@ -480,6 +545,27 @@ fn load_keyring(args: &ServeArgs) -> Result<Keyring> {
         let keyring = Keyring::load(dir).map_err(key_error)?;
         tracing::info!(key_id = keyring.active_id(), "signing key loaded");
         return Ok(keyring);
+    }
+    if !args.listen.ip().is_loopback() {
+        // A development key only for a server nobody else can reach.
+        return match Keyring::load(dir) {
+            Ok(keyring) => {
+                tracing::info!(key_id = keyring.active_id(), "signing key loaded");
+                Ok(keyring)
+            }
+            Err(KeyError::NoKey(_)) => Err(Error::invalid(
+                "keys_dir",
+                format!(
+                    "no signing key in {dir}, and {listen} is not a loopback address: a development key is \
+                     created only for a server listening on 127.0.0.1 or ::1. Create a signing key with \
+                     `neo-supportd keys generate --keys-dir {dir}`, keep its .private.pem file (mode 0600) safe, \
+                     and start the server with --require-signing-key",
+                    dir = dir.display(),
+                    listen = args.listen,
+                ),
+            )),
+            Err(error) => Err(key_error(error)),
+        };
     }
     let (keyring, created) = Keyring::load_or_create(dir).map_err(key_error)?;
     if let Some(created) = created {
@@ -544,6 +630,13 @@ fn redact_url(url: &str) -> String {
 fn read_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path)
         .map_err(|error| Error::invalid(field, format!("cannot read {}: {error}", path.display())))
+}
+
+/// Reads a secret (the TLS private key, the SMTP password), refusing a
+/// file that group or others may read, as signing keys are refused.
+fn read_secret_file(field: &str, path: &std::path::Path) -> Result<Vec<u8>> {
+    keys::check_private_mode(path).map_err(|error| Error::invalid(field, error.to_string()))?;
+    read_file(field, path)
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -14,6 +14,8 @@
 //! - [`server`]: `serve(listener, state, shutdown)`, used by the daemon and
 //!   the tests, with health, reflection and TLS.
 //! - [`client`]: the typed client shared by the CLI and the tests.
+//! - [`devcert`]: a development CA and server certificate for TLS
+//!   (`neo-supportd tls create-dev-cert`).
 //! - [`cli`] and [`daemon`]: what the two binaries `neo-support` and
 //!   `neo-supportd` do, so that the binaries stay thin.
 #![forbid(unsafe_code)]
@@ -22,6 +24,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod daemon;
+pub mod devcert;
 pub mod domain;
 pub mod error;
 pub mod grpc;

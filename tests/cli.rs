@@ -1083,3 +1083,42 @@ fn staff_create_list_and_revoke_tokens_from_the_command_line_and_cache_secs_stop
     let (status, _) = daemon.terminate();
     assert!(status.success());
 }
+
+#[test]
+fn keys_public_write_over_plain_http_from_another_host_is_refused_without_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let public_dir = dir.path().join("public-keys");
+    let write = public_dir.to_str().unwrap();
+    // 192.0.2.1 (TEST-NET-1) is never this machine.
+    let refused = client(&[
+        "--server",
+        "http://192.0.2.1:50051",
+        "keys",
+        "public",
+        "--write",
+        write,
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--insecure") && stderr.contains("https://"),
+        "{stderr}"
+    );
+    assert!(!public_dir.exists(), "nothing is written");
+
+    // With --insecure it goes on, to a port of this machine's own (0.0.0.0
+    // is not a loopback address to the check, but connects locally) where
+    // nothing listens; the refusal above sent nothing anywhere.
+    let insecure = client(&[
+        "--server",
+        "http://0.0.0.0:1",
+        "keys",
+        "public",
+        "--write",
+        write,
+        "--insecure",
+    ]);
+    let stderr = String::from_utf8_lossy(&insecure.stderr);
+    assert!(!insecure.status.success());
+    assert!(!stderr.contains("--insecure"), "{stderr}");
+}

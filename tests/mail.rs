@@ -762,6 +762,12 @@ fn the_server_refuses_to_start_with_credentials_over_plain_smtp_to_another_host(
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("smtp-password");
     std::fs::write(&password, "hunter2\n").unwrap();
+    // Private, as it must be: the refusal below is the SMTP rule's.
+    std::fs::set_permissions(
+        &password,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
     for url in [
         "smtp://neo-support@mail.example.co.jp:25?tls=none",
         "smtp://neo-support@mail.example.co.jp?tls=opportunistic",

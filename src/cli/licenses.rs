@@ -69,7 +69,28 @@ pub enum KeysCommand {
         /// `key verify --public-keys DIR`.
         #[arg(long)]
         write: Option<PathBuf>,
+        /// With --write, accept the keys over plain http:// from a server
+        /// that is not on this machine (anyone on the path could swap
+        /// them, and they decide what verifies offline).
+        #[arg(long)]
+        insecure: bool,
     },
+}
+
+/// Whether `server` is plain `http://` to a host other than this machine.
+fn plaintext_to_another_host(server: &str) -> bool {
+    let Ok(url) = url::Url::parse(server) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+        Some(url::Host::Domain(name)) => !name.eq_ignore_ascii_case("localhost"),
+        None => true,
+    }
 }
 
 /// `reissue` commands.
@@ -402,7 +423,15 @@ pub(crate) async fn key(cli: &Cli, command: &KeyCommand) -> Result<Output, Failu
 
 /// Runs a `keys` command.
 pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Failure> {
-    let KeysCommand::Public { write } = command;
+    let KeysCommand::Public { write, insecure } = command;
+    if write.is_some() && !insecure && plaintext_to_another_host(&cli.server) {
+        return Err(usage(format!(
+            "refusing to write public keys fetched over plain http:// from {}: they decide which \
+             license keys verify offline, and anyone on the network path could replace them. Use \
+             https:// (with --ca-cert), run this on the server's machine, or give --insecure",
+            cli.server
+        )));
+    }
     let keys = connect(cli)
         .await?
         .get_signing_keys(pb::GetSigningKeysRequest {})

@@ -395,7 +395,7 @@ impl LicenseApi {
         } else {
             Some(fingerprint_field(&r.fingerprint)?)
         };
-        let verified = match self.state.keyring.verifier().verify(&r.key) {
+        let verified = match self.state.keyring.verify(&r.key) {
             Ok(verified) => verified,
             Err(failure) => {
                 return Ok(VerifyKeyResponse {

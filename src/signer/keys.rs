@@ -6,11 +6,15 @@
 //! - `ACTIVE`: the NAME of the key that signs; the others still verify;
 //! - `retired/`: keys retired from verification too.
 //!
-//! The server refuses a private key readable by group or others.
+//! The server refuses a private key readable by group or others. Keys
+//! are created under an exclusive lock on `.lock` in the directory, so
+//! servers that start together on an empty directory end with one key.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
@@ -24,15 +28,17 @@ const PRIVATE_SUFFIX: &str = ".private.pem";
 const PUBLIC_SUFFIX: &str = ".public.pem";
 const ACTIVE_FILE: &str = "ACTIVE";
 const RETIRED_DIR: &str = "retired";
+const LOCK_FILE: &str = ".lock";
+/// How often, at most, a server re-reads the keys directory when it meets
+/// a key signed by a signing key it does not know.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What can go wrong with the keys directory. Messages name files, never
 /// key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// A private key readable by group or others.
-    #[error(
-        "refusing private key {0}: it is readable by group or others (mode {1:o}); run `chmod 600 {0}`"
-    )]
+    /// A private key (or another secret file) readable by group or others.
+    #[error("refusing {0}: it is readable by group or others (mode {1:o}); run `chmod 600 {0}`")]
     Permissions(PathBuf, u32),
     /// A key file that does not parse.
     #[error("cannot read key file {0}: {1}")]
@@ -132,8 +138,9 @@ fn read_public(path: &Path) -> Result<VerifyingKey, KeyError> {
         .map_err(|e| KeyError::BadFile(path.to_owned(), e.to_string()))
 }
 
-/// Reads a private key, refusing one readable by group or others.
-fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
+/// Refuses a secret file (a private key, a password) that group or others
+/// may read, write or run: `Err((path, mode))` names the file and its mode.
+pub fn check_private_mode(path: &Path) -> Result<(), KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -142,6 +149,14 @@ fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
             return Err(KeyError::Permissions(path.to_owned(), mode));
         }
     }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Reads a private key, refusing one readable by group or others.
+fn read_private(path: &Path) -> Result<SigningKey, KeyError> {
+    check_private_mode(path)?;
     let pem = fs::read_to_string(path).map_err(io(path))?;
     // The parse error says nothing of the key's bytes.
     SigningKey::from_pkcs8_pem(&pem)
@@ -179,17 +194,56 @@ fn set_active(dir: &Path, name: &str) -> Result<(), KeyError> {
     fs::rename(&temporary, &path).map_err(io(&path))
 }
 
+/// Makes `dir` (mode 0700) if it is missing.
+fn create_dir(dir: &Path) -> Result<(), KeyError> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+/// An exclusive lock on the keys directory, held until dropped (the
+/// kernel drops it too when the process dies).
+struct DirLock(#[expect(dead_code, reason = "held for its lock")] fs::File);
+
+fn lock(dir: &Path) -> Result<DirLock, KeyError> {
+    create_dir(dir)?;
+    let path = dir.join(LOCK_FILE);
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).map_err(io(&path))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|error| KeyError::Io(path.clone(), error.into()))?;
+    Ok(DirLock(file))
+}
+
 /// Creates a new signing key in `dir` (made with mode 0700 if missing). It
 /// becomes the active key when there is none yet, or when `activate`.
 pub fn generate(dir: &Path, activate: bool) -> Result<KeyInfo, KeyError> {
-    if !dir.exists() {
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-        }
-    }
+    let _lock = lock(dir)?;
+    generate_locked(dir, activate)
+}
+
+/// [`generate`] for a caller that holds the directory's lock.
+fn generate_locked(dir: &Path, activate: bool) -> Result<KeyInfo, KeyError> {
     let mut seed = [0u8; 32];
     rand::rng().fill_bytes(&mut seed);
     let key = SigningKey::from_bytes(&seed);
@@ -217,11 +271,15 @@ pub fn generate(dir: &Path, activate: bool) -> Result<KeyInfo, KeyError> {
         private_pem.as_bytes(),
         0o600,
     )?;
-    write_file(
-        &dir.join(format!("{name}{PUBLIC_SUFFIX}")),
-        public_pem(&public).as_bytes(),
-        0o644,
-    )?;
+    let public_path = dir.join(format!("{name}{PUBLIC_SUFFIX}"));
+    write_file(&public_path, public_pem(&public).as_bytes(), 0o644)?;
+    // Public keys are for anyone, whatever the process's umask.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&public_path, fs::Permissions::from_mode(0o644))
+            .map_err(io(&public_path))?;
+    }
     let activate = activate || active_name(dir)?.is_none();
     if activate {
         set_active(dir, &name)?;
@@ -257,6 +315,7 @@ pub fn list(dir: &Path) -> Result<Vec<KeyInfo>, KeyError> {
 
 /// Makes the key with id (or name) `key` the active one.
 pub fn activate(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
+    let _lock = lock(dir)?;
     let found = list(dir)?
         .into_iter()
         .find(|i| (i.id == key || i.name == key) && i.status != KeyFileStatus::Retired)
@@ -271,6 +330,7 @@ pub fn activate(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
 
 /// Retires a key from verification: its files move to `retired/`.
 pub fn retire(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
+    let _lock = lock(dir)?;
     let found = list(dir)?
         .into_iter()
         .find(|i| (i.id == key || i.name == key) && i.status != KeyFileStatus::Retired)
@@ -303,14 +363,23 @@ pub fn verifier_from_dir(dir: &Path) -> Result<Verifier, KeyError> {
     Ok(Verifier::new(keys))
 }
 
+/// What verifies: the public keys of the directory when it was last read.
+struct Verifying {
+    verifier: Arc<Verifier>,
+    infos: Arc<Vec<KeyInfo>>,
+}
+
 /// The loaded keys: the active one signs, all non-retired ones verify.
-/// Parsed once at start.
+/// Parsed at start; the verifying keys are read again (at most once a
+/// second) when a key names a signing key this keyring does not know, so
+/// a key another replica made is known without a restart.
 pub struct Keyring {
+    dir: PathBuf,
     active_id: String,
     active: SigningKey,
     footer: Vec<u8>,
-    verifier: Verifier,
-    infos: Vec<KeyInfo>,
+    verifying: RwLock<Verifying>,
+    last_reload: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -350,24 +419,97 @@ impl Keyring {
         }
         let (active_id, active) = active.ok_or_else(|| KeyError::NoKey(dir.to_owned()))?;
         Ok(Self {
+            dir: dir.to_owned(),
             footer: footer_for(&active_id),
             active_id,
             active,
-            verifier: Verifier::new(verifying),
-            infos,
+            verifying: RwLock::new(Verifying {
+                verifier: Arc::new(Verifier::new(verifying)),
+                infos: Arc::new(infos),
+            }),
+            last_reload: Mutex::new(None),
         })
     }
 
     /// Loads the keys in `dir`; when it holds no key at all, first creates
-    /// a development key there and returns its facts too.
+    /// a development key there and returns its facts too. The check and
+    /// the creation hold the directory's lock, so of several servers
+    /// starting at once on an empty directory one creates the key and the
+    /// others load it.
     pub fn load_or_create(dir: &Path) -> Result<(Self, Option<KeyInfo>), KeyError> {
-        let empty = list(dir)?.is_empty();
-        let created = if empty {
-            Some(generate(dir, true)?)
+        // A directory with its keys in place loads without the lock (it
+        // may be read-only); one caught half-written by another server
+        // waits for that server's lock below.
+        if let Ok(keyring) = Self::load(dir) {
+            return Ok((keyring, None));
+        }
+        let lock = lock(dir)?;
+        let created = if list(dir)?.is_empty() {
+            Some(generate_locked(dir, true)?)
         } else {
             None
         };
-        Ok((Self::load(dir)?, created))
+        let keyring = Self::load(dir)?;
+        drop(lock);
+        Ok((keyring, created))
+    }
+
+    /// Verifies a license key. A key signed by a signing key this keyring
+    /// does not know makes it re-read the directory's public keys first
+    /// (at most once per second, so unknown ids cannot make it read the
+    /// disk on every call).
+    pub fn verify(&self, token: &str) -> Result<super::Verified, super::VerifyFailure> {
+        match self.verifier().verify(token) {
+            Err(super::VerifyFailure::UnknownSigningKey) if self.reload_if_due() => {
+                self.verifier().verify(token)
+            }
+            other => other,
+        }
+    }
+
+    /// Re-reads the verifying keys unless that was done in the last
+    /// second; whether it read them.
+    fn reload_if_due(&self) -> bool {
+        {
+            let mut last = self
+                .last_reload
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        let read = list(&self.dir).and_then(|infos| {
+            let mut keys = Vec::new();
+            for key in infos.iter().filter(|i| i.status != KeyFileStatus::Retired) {
+                keys.push(read_public(
+                    &self.dir.join(format!("{}{PUBLIC_SUFFIX}", key.name)),
+                )?);
+            }
+            Ok((Verifier::new(keys), infos))
+        });
+        match read {
+            Ok((verifier, infos)) => {
+                tracing::info!(
+                    keys = infos.len(),
+                    "keys directory read again for an unknown signing key"
+                );
+                let mut verifying = self
+                    .verifying
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *verifying = Verifying {
+                    verifier: Arc::new(verifier),
+                    infos: Arc::new(infos),
+                };
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the keys directory again");
+                false
+            }
+        }
     }
 
     /// The active signing key's id.
@@ -375,14 +517,22 @@ impl Keyring {
         &self.active_id
     }
 
-    /// The verifier over every non-retired key.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// The verifier over every non-retired key, as last read.
+    pub fn verifier(&self) -> Arc<Verifier> {
+        self.verifying
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .verifier
+            .clone()
     }
 
-    /// Every key's public facts, retired ones included.
-    pub fn infos(&self) -> &[KeyInfo] {
-        &self.infos
+    /// Every key's public facts, retired ones included, as last read.
+    pub fn infos(&self) -> Arc<Vec<KeyInfo>> {
+        self.verifying
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .infos
+            .clone()
     }
 
     /// Signs claims with the active key.

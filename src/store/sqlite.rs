@@ -38,10 +38,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        if let Some(parent) = connect_options.get_filename().parent()
+        let filename = connect_options.get_filename();
+        if let Some(parent) = filename.parent()
             && !parent.as_os_str().is_empty()
+            && !parent.exists()
         {
-            std::fs::create_dir_all(parent).map_err(Error::internal)?;
+            private_dir(parent).map_err(Error::internal)?;
+        }
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and
+        // -shm files the database file's mode, whatever the umask.
+        if filename != std::path::Path::new(":memory:") && !url.contains("mode=memory") {
+            create_private_file(filename).map_err(Error::internal)?;
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
@@ -93,6 +100,51 @@ impl SqliteStore {
     }
 }
 
+/// Makes a directory and its missing parents with mode 0700.
+fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates an empty file with mode 0600 if none exists; `Ok(true)` when
+/// it created one.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<bool> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(file) => {
+            // The mode given to open() passes through the umask; set it.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
+            #[cfg(not(unix))]
+            let _ = file;
+            Ok(true)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 impl_license_helpers!(SqliteStore, sqlx::Sqlite);
 
 impl_common_store!(SqliteStore, "sqlite", {
@@ -125,21 +177,29 @@ impl_common_store!(SqliteStore, "sqlite", {
     }
 
     async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
-        if path.exists() {
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
+        // The copy holds keys and addresses: made empty with mode 0600
+        // first (VACUUM INTO fills an empty file and keeps its mode).
+        let created = create_private_file(path).map_err(|error| {
+            Error::invalid("to", format!("cannot create {}: {error}", path.display()))
+        })?;
+        if !created {
             return Err(Error::invalid(
                 "to",
                 format!("{} exists already; choose a new file", path.display()),
             ));
         }
-        let target = path
-            .to_str()
-            .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
         // VACUUM INTO takes a consistent snapshot while others read and write.
-        sqlx::query("VACUUM INTO $1")
+        let result = sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(&self.pool)
             .await
-            .map_err(db_error)?;
-        Ok(())
+            .map_err(db_error);
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result.map(|_| ())
     }
 });
