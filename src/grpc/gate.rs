@@ -21,7 +21,6 @@ use tonic::metadata::MetadataMap;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::{Layer, Service};
 
-use crate::domain::token::hash_token;
 use crate::error::Error;
 use crate::grpc::{AppState, Caller, to_status};
 
@@ -64,7 +63,7 @@ impl Default for RateLimits {
 
 /// The limiters' state, shared by every connection of one server.
 pub struct Limiters {
-    per_token: Option<DefaultKeyedRateLimiter<String>>,
+    per_token: Option<DefaultKeyedRateLimiter<i64>>,
     failures: Option<DefaultKeyedRateLimiter<IpAddr>>,
     blocked: quick_cache::sync::Cache<IpAddr, Instant>,
 }
@@ -127,8 +126,8 @@ impl Limiters {
         }
     }
 
-    /// RATE_LIMITED when the token with this hash is over its call rate.
-    fn check_token(&self, token_hash: &str) -> Result<(), Error> {
+    /// RATE_LIMITED when the token with this id is over its call rate.
+    fn check_token(&self, token_id: i64) -> Result<(), Error> {
         let Some(per_token) = &self.per_token else {
             return Ok(());
         };
@@ -138,8 +137,7 @@ impl Limiters {
             per_token.retain_recent();
             per_token.shrink_to_fit();
         }
-        let key = token_hash.to_owned();
-        per_token.check_key(&key).map_err(|not_until| {
+        per_token.check_key(&token_id).map_err(|not_until| {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             Error::RateLimited {
                 message: "too many calls with this token; slow down".into(),
@@ -194,21 +192,9 @@ impl AppState {
                 return Err(error);
             }
         };
-        if let Some(token) = bearer_token(&metadata) {
-            self.limiters.check_token(&hash_token(token))?;
-        }
+        self.limiters.check_token(caller.token_id)?;
         Ok(caller)
     }
-}
-
-/// The bearer token of a call, if it carries one.
-pub(crate) fn bearer_token(metadata: &MetadataMap) -> Option<&str> {
-    let value = metadata.get("authorization")?.to_str().ok()?;
-    value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
 }
 
 /// Puts [`Gate`] in front of a service.
