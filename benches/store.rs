@@ -41,8 +41,8 @@ use neo_support::domain::contract::{ContractId, EmailAddress, NewContract, NewOr
 use neo_support::domain::dates::jst_date;
 use neo_support::domain::license::{Fingerprint, Mint};
 use neo_support::signer::keys::Keyring;
-use neo_support::store::licenses::ReissueInput;
 use neo_support::store::postgres::PostgresStore;
+use neo_support::store::reissues::ReissueInput;
 use neo_support::store::sqlite::SqliteStore;
 use neo_support::store::{DatabaseOptions, Store};
 use sqlx::Connection as _;

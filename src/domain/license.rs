@@ -7,6 +7,10 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::contract::{ContractStatus, status_on};
+use crate::domain::reason::Reason;
+use crate::error::Error;
+
 /// The `iss` claim of every key this service signs.
 pub const ISSUER: &str = "neo-support";
 /// The product every key licenses.
@@ -264,6 +268,217 @@ pub struct ReissueRecord {
     /// Why it waits (waited) for review: the allowance used up, or staff's
     /// revocation of the license's key with their reason.
     pub review_reason: Option<String>,
+}
+
+/// A license's keys, as far as a reissue asks about them.
+#[derive(Debug, Clone, Copy)]
+pub enum LicenseKeys<'a> {
+    /// The license never had a key.
+    None,
+    /// The license's active key, and how many keys were reissued in the
+    /// last 365 days (counted up to the allowance).
+    Active {
+        /// The active key.
+        key: &'a KeyRecord,
+        /// Reissued keys in the last 365 days, counted up to the allowance.
+        recent_reissues: i64,
+    },
+    /// No key is active: the newest one, which staff revoked (a newer key
+    /// would be active).
+    Revoked(&'a KeyRecord),
+}
+
+/// What the store knows when a reissue arrives, read under the lock on
+/// the license's contract.
+#[derive(Debug, Clone, Copy)]
+pub struct ReissueFacts<'a> {
+    /// The license.
+    pub license_id: &'a str,
+    /// Its contract.
+    pub contract_id: &'a str,
+    /// The contract's orders.
+    pub orders: &'a [crate::domain::contract::Order],
+    /// The JST date the request was received.
+    pub received_on: NaiveDate,
+    /// The fingerprint asked for.
+    pub fingerprint: &'a Fingerprint,
+    /// The client's request id.
+    pub request_id: &'a str,
+    /// The license's earlier request with the same request id, if any.
+    pub earlier: Option<&'a ReissueRecord>,
+    /// The id of the license's request waiting for review, if any.
+    pub pending_reissue_id: Option<&'a str>,
+    /// The license's keys.
+    pub keys: LicenseKeys<'a>,
+    /// Reissues signed at once per rolling 365 days; more wait for review.
+    pub reissues_before_review: i64,
+}
+
+/// What to do with a reissue request (SPEC.md section 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReissueDecision {
+    /// The request id was used before for the same fingerprint: answer
+    /// with that request as it stands.
+    Repeat,
+    /// The active key is bound to the fingerprint already: record the
+    /// request with that key.
+    Unchanged,
+    /// Record the request to wait for staff review, for this reason.
+    Review {
+        /// Why it waits.
+        reason: String,
+    },
+    /// Sign a new key that supersedes the active one.
+    Issue,
+}
+
+/// Why a reissue request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReissueRefusal {
+    /// The request id was used before for another fingerprint.
+    RequestIdReused {
+        /// The request id.
+        request_id: String,
+    },
+    /// The support contract is not active on the day received.
+    SupportExpired {
+        /// The contract.
+        contract_id: String,
+        /// The JST date received.
+        on: NaiveDate,
+    },
+    /// Another request of the license waits for review.
+    Pending {
+        /// The license.
+        license_id: String,
+        /// The request that waits.
+        pending_id: String,
+    },
+    /// The license never had a key: staff issue its first one.
+    NoFirstKey {
+        /// The license.
+        license_id: String,
+    },
+}
+
+impl ReissueRefusal {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::RequestIdReused { .. } => Reason::RequestIdReused,
+            Self::SupportExpired { .. } => Reason::SupportExpired,
+            Self::Pending { .. } => Reason::ReissuePending,
+            Self::NoFirstKey { .. } => Reason::NoFirstKey,
+        }
+    }
+}
+
+impl fmt::Display for ReissueRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RequestIdReused { request_id } => write!(
+                f,
+                "request id {request_id} was already used for another fingerprint; \
+                 choose a new request id"
+            ),
+            Self::SupportExpired { contract_id, on } => write!(
+                f,
+                "the support contract {contract_id} is not active on {on} (JST); \
+                 a reissue needs an active annual support contract"
+            ),
+            Self::Pending {
+                license_id,
+                pending_id,
+            } => write!(
+                f,
+                "license {license_id} already has reissue {pending_id} waiting for staff review; \
+                 one request may wait at a time: wait for staff's decision"
+            ),
+            Self::NoFirstKey { license_id } => write!(
+                f,
+                "license {license_id} has no key yet; staff issue its first key"
+            ),
+        }
+    }
+}
+
+impl From<ReissueRefusal> for Error {
+    fn from(refusal: ReissueRefusal) -> Self {
+        let reason = refusal.reason().as_str();
+        let message = refusal.to_string();
+        match refusal {
+            ReissueRefusal::RequestIdReused { .. } => Error::AlreadyExists { reason, message },
+            _ => Error::FailedPrecondition { reason, message },
+        }
+    }
+}
+
+/// Decides a reissue request from the facts on record: the same request id
+/// answers as the first time; otherwise the contract must be active, no
+/// other request may wait for review, and the license must have had a
+/// key. Then the active key's own fingerprint leaves it unchanged; a key
+/// staff revoked, or the allowance used up, sends the request to review;
+/// else a new key is signed.
+pub fn decide_reissue(facts: &ReissueFacts<'_>) -> Result<ReissueDecision, ReissueRefusal> {
+    if let Some(earlier) = facts.earlier {
+        if earlier.fingerprint != facts.fingerprint.as_str() {
+            return Err(ReissueRefusal::RequestIdReused {
+                request_id: facts.request_id.to_owned(),
+            });
+        }
+        return Ok(ReissueDecision::Repeat);
+    }
+    if status_on(facts.orders, facts.received_on) != ContractStatus::Active {
+        return Err(ReissueRefusal::SupportExpired {
+            contract_id: facts.contract_id.to_owned(),
+            on: facts.received_on,
+        });
+    }
+    if let Some(pending_id) = facts.pending_reissue_id {
+        return Err(ReissueRefusal::Pending {
+            license_id: facts.license_id.to_owned(),
+            pending_id: pending_id.to_owned(),
+        });
+    }
+    match facts.keys {
+        LicenseKeys::None => Err(ReissueRefusal::NoFirstKey {
+            license_id: facts.license_id.to_owned(),
+        }),
+        LicenseKeys::Revoked(key) => Ok(ReissueDecision::Review {
+            reason: revoked_key_review(key),
+        }),
+        LicenseKeys::Active { key, .. } if key.fingerprint == facts.fingerprint.as_str() => {
+            Ok(ReissueDecision::Unchanged)
+        }
+        LicenseKeys::Active {
+            recent_reissues, ..
+        } => {
+            if recent_reissues >= facts.reissues_before_review {
+                let allowance = facts.reissues_before_review.max(0);
+                Ok(ReissueDecision::Review {
+                    reason: format!(
+                        "the allowance of {allowance} reissues signed at once per 365 days \
+                         is used up"
+                    ),
+                })
+            } else {
+                Ok(ReissueDecision::Issue)
+            }
+        }
+    }
+}
+
+/// Why a reissue after staff revoked the license's key waits for review.
+pub fn revoked_key_review(key: &KeyRecord) -> String {
+    let at = key
+        .revoked_at
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let reason = key.revoke_reason.as_deref().unwrap_or("no reason given");
+    format!(
+        "staff revoked the license's key {} (#{}) at {at}: {reason}",
+        key.id, key.sequence
+    )
 }
 
 /// The e-mail announcing a key, in Japanese: `(subject, body)`.

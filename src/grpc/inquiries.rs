@@ -18,7 +18,7 @@ use crate::grpc::convert::{
 };
 use crate::grpc::pb::*;
 use crate::grpc::support::SupportApi;
-use crate::store::contracts::InquiryQuery;
+use crate::store::inquiries::InquiryQuery;
 
 fn inquiry_not_found(id: i64) -> Error {
     Error::NotFound {
@@ -210,7 +210,7 @@ impl SupportApi {
 }
 
 fn outbox_message(
-    m: crate::store::licenses::OutboxMessage,
+    m: crate::store::outbox::OutboxMessage,
     today: chrono::NaiveDate,
 ) -> OutboxMessage {
     use crate::grpc::convert::{format_optional_date, timestamp};
@@ -259,7 +259,7 @@ impl SupportApi {
                 None => None,
             };
         let today = jst_date(self.state.clock.now());
-        let query = crate::store::licenses::OutboxQuery {
+        let query = crate::store::outbox::OutboxQuery {
             status,
             overdue_on: r.overdue.then_some(today),
             after_id,

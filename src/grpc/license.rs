@@ -13,7 +13,8 @@ use crate::grpc::pb::license_service_server::LicenseService;
 use crate::grpc::pb::*;
 use crate::grpc::{AppState, Caller, to_status};
 use crate::signer::keys::KeyFileStatus;
-use crate::store::licenses::{ReissueInput, ReissueQuery, license_not_found};
+use crate::store::keys::license_not_found;
+use crate::store::reissues::{ReissueInput, ReissueQuery};
 
 /// The LicenseService implementation.
 #[derive(Clone)]
@@ -212,7 +213,7 @@ impl LicenseApi {
     ) -> Result<GetReissueResponse> {
         let caller = self.state.caller(&request).await?;
         let id = request.into_inner().id;
-        let not_found = || crate::store::licenses::reissue_not_found(&id);
+        let not_found = || crate::store::reissues::reissue_not_found(&id);
         let record = self
             .state
             .store

@@ -1,19 +1,32 @@
-//! Storage. The [`Store`] trait says what the service keeps; [`sqlite`]
-//! (the embedded default, one machine) and [`postgres`] (several replicas
-//! sharing one database) implement it on sqlx's native drivers, each with
-//! its own migrations folder embedded in the binary.
+//! Storage. The [`Store`] trait says what the service keeps; [`SqlStore`]
+//! implements it once, generic over the [`Backend`]: [`sqlite`] (the
+//! embedded default, one machine) and [`postgres`] (several replicas
+//! sharing one database), on sqlx's native drivers, each with its own
+//! migrations folder embedded in the binary.
 //!
-//! Statements that read the same on both backends are written once, in
-//! [`common`], and expanded into each backend by a macro; what differs per
-//! backend (connection set-up, locking) lives in that backend's file.
+//! The statements are written once, by topic: [`calendar`], [`tokens`],
+//! [`contracts`], [`orders`], [`inquiries`], [`keys`], [`reissues`],
+//! [`outbox`], [`events`]. The store gathers facts and records decisions;
+//! the rules that decide (`decide_order`, `decide_reissue`, ...) are in
+//! [`crate::domain`]. What differs per backend (how a write transaction
+//! begins, row locks, batching, the revocation watcher, backups) is the
+//! [`Backend`] trait, implemented in `sqlite.rs` and `postgres.rs`.
 
-pub(crate) mod batch;
-mod common;
+pub mod backend;
+pub mod calendar;
 pub mod contracts;
 pub mod events;
-pub mod licenses;
+pub mod inquiries;
+pub mod keys;
+pub mod orders;
+pub mod outbox;
 pub mod postgres;
+pub mod reissues;
+mod sql_store;
 pub mod sqlite;
+pub mod tokens;
+
+pub use backend::{Backend, SqlStore};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +38,7 @@ use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, 
 use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
 use crate::domain::license::{Fingerprint, KeyRecord, Mint, ReissueRecord};
+use crate::domain::reason::Reason;
 use crate::domain::token::Role;
 use crate::error::{Error, Result};
 
@@ -269,7 +283,7 @@ pub trait Store: Send + Sync + 'static {
     /// One inquiry.
     async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
     /// One page of inquiries in order of `handling_starts_at`.
-    async fn list_inquiries(&self, query: &contracts::InquiryQuery) -> Result<Vec<Inquiry>>;
+    async fn list_inquiries(&self, query: &inquiries::InquiryQuery) -> Result<Vec<Inquiry>>;
     /// Marks an open inquiry answered; `None` when there is no such
     /// inquiry, FAILED_PRECONDITION when it is answered already.
     /// With `answer`, the answer's e-mail to the reply-to address is queued
@@ -300,7 +314,7 @@ pub trait Store: Send + Sync + 'static {
     /// allowance, else a new key that supersedes the old one.
     async fn request_reissue(
         &self,
-        input: &licenses::ReissueInput,
+        input: &reissues::ReissueInput,
         mint: &dyn Mint,
     ) -> Result<ReissueRecord>;
     /// Approves a pending reissue: signs its key now.
@@ -322,7 +336,7 @@ pub trait Store: Send + Sync + 'static {
     /// One reissue request.
     async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>>;
     /// One page of reissue requests by delivery date.
-    async fn list_reissues(&self, query: &licenses::ReissueQuery) -> Result<Vec<ReissueRecord>>;
+    async fn list_reissues(&self, query: &reissues::ReissueQuery) -> Result<Vec<ReissueRecord>>;
     /// Revokes a key.
     async fn revoke_key(
         &self,
@@ -336,45 +350,36 @@ pub trait Store: Send + Sync + 'static {
     /// Every key of a license, in sequence order.
     async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>>;
     /// Outbox messages, oldest first.
-    async fn list_outbox(
-        &self,
-        query: &licenses::OutboxQuery,
-    ) -> Result<Vec<licenses::OutboxMessage>>;
+    async fn list_outbox(&self, query: &outbox::OutboxQuery) -> Result<Vec<outbox::OutboxMessage>>;
     /// One outbox message.
-    async fn get_outbox(&self, id: i64) -> Result<Option<licenses::OutboxMessage>>;
+    async fn get_outbox(&self, id: i64) -> Result<Option<outbox::OutboxMessage>>;
     /// Claims the next message due for sending until `lease_until`; no
     /// other worker (or replica) gets it meanwhile.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<Option<licenses::OutboxMessage>>;
+    ) -> Result<Option<outbox::OutboxMessage>>;
     /// Records how a sending attempt ended.
     async fn finish_outbox(
         &self,
         id: i64,
-        delivery: &licenses::Delivery,
+        delivery: &outbox::Delivery,
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Figures for the metrics gauges.
-    async fn gauges(&self, now: DateTime<Utc>) -> Result<licenses::Gauges>;
+    async fn gauges(&self, now: DateTime<Utc>) -> Result<outbox::Gauges>;
     /// Database connections in use now.
     fn pool_in_use(&self) -> u32;
     /// Puts a failed (or pending) message back in line now.
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<licenses::OutboxMessage>;
+    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<outbox::OutboxMessage>;
 
     /// Writes a consistent copy of the database to `path` while it is in
     /// use (SQLite's `VACUUM INTO`); PostgreSQL is backed up with
     /// `pg_dump` instead.
     async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
         let _ = path;
-        Err(Error::FailedPrecondition {
-            reason: "BACKUP_NOT_SUPPORTED",
-            message: format!(
-                "{} databases are backed up with their own tools (pg_dump)",
-                self.backend()
-            ),
-        })
+        Err(backup_not_supported(self.backend()))
     }
 
     /// One page of the audit trail, oldest first.
@@ -441,6 +446,19 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
     } else {
         Error::internal(error)
     }
+}
+
+/// A backend whose databases are backed up with their own tools.
+pub(crate) fn backup_not_supported(backend: &str) -> Error {
+    Error::FailedPrecondition {
+        reason: Reason::BackupNotSupported.as_str(),
+        message: format!("{backend} databases are backed up with their own tools (pg_dump)"),
+    }
+}
+
+/// A stored row that does not convert to its domain type.
+pub(crate) fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored {what} is corrupt"))
 }
 
 /// Whether a driver error is a unique-constraint violation.

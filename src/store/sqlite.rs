@@ -1,33 +1,27 @@
 //! The SQLite backend: the embedded default, for one machine. WAL journal,
-//! `synchronous=NORMAL`, a busy timeout, and foreign keys on.
+//! `synchronous=NORMAL`, a busy timeout, and foreign keys on; one queued
+//! connection for write transactions, which begin `IMMEDIATE`.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{FromRow, Pool, QueryBuilder};
 
 use crate::error::{Error, Result};
-use crate::store::common::impl_common_store;
-use crate::store::licenses::impl_license_helpers;
-use crate::store::{DatabaseOptions, db_error};
+use crate::store::backend::{Backend, SqlStore};
+use crate::store::{DatabaseOptions, OnRevoked, db_error};
 
 /// How often a server reads the token revocation revision.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 
 /// A SQLite database file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// One connection for write transactions: writers queue for it in
-    /// order instead of polling the file's lock with SQLite's busy handler
-    /// (whose sleeps grow to 100 ms), so a burst of writes costs no tail.
-    /// Another process on the same file still meets the busy timeout.
-    writer: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating if need be) the file at `url` (`sqlite://PATH`) and
     /// runs the migrations.
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
@@ -53,6 +47,11 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(Error::internal)?;
+        // One connection for write transactions: writers queue for it in
+        // order instead of polling the file's lock with SQLite's busy
+        // handler (whose sleeps grow to 100 ms), so a burst of writes costs
+        // no tail. Another process on the same file still meets the busy
+        // timeout.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
@@ -61,42 +60,50 @@ impl SqliteStore {
             .map_err(db_error)?;
         Ok(Self { pool, writer })
     }
-
-    /// SQLite takes the database's write lock at `BEGIN IMMEDIATE`, so a
-    /// read-then-write transaction never fails half-way on a busy lock.
-    const LOCK_ROW: &'static str = "";
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)
-    }
-
-    /// How a claim skips rows another transaction holds.
-    const SKIP_LOCKED: &'static str = "";
-
-    /// A batch runs its statements in order, so the UPDATE that supersedes
-    /// a key can go with the INSERT of the next one.
-    const UPDATES_IN_BATCH: bool = true;
-
-    /// Several statements run as one call, in order: SQLite takes them as
-    /// one string, each `$N` bound from the same list. One call is one
-    /// hop to the connection's thread instead of one per statement.
-    fn batch_sql(statements: &[&str]) -> String {
-        statements.join(";\n")
-    }
-
-    /// The connection pool, for tests and tools.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
 
-impl_license_helpers!(SqliteStore, sqlx::Sqlite);
+impl Backend for sqlx::Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+    const LOCK_ROW: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+    const UPDATES_IN_BATCH: bool = true;
 
-impl_common_store!(SqliteStore, "sqlite", {
-    async fn watch_revocations(&self, on_revoked: crate::store::OnRevoked) {
+    /// SQLite takes several statements as one string, run in order: one
+    /// hop to the connection's thread instead of one per statement.
+    fn open_batch_statement(sql: &mut QueryBuilder<'_, Self>, index: usize) {
+        if index > 0 {
+            sql.push(";\n");
+        }
+    }
+
+    fn close_batch(_sql: &mut QueryBuilder<'_, Self>, _count: usize) {}
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn fetch_all<'e, T, F>(pool: &'e Pool<Self>, build: F) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, Self::Row> + Send + Unpin + 'e,
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'e,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build_query_as().fetch_all(pool).await
+    }
+
+    async fn execute<'c, F>(connection: &'c mut Self::Connection, build: F) -> sqlx::Result<()>
+    where
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'c,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build().execute(connection).await?;
+        Ok(())
+    }
+
+    async fn watch_revocations(store: &SqlStore<Self>, on_revoked: OnRevoked) {
         // One row read every REVOCATION_POLL: the revision every revocation
         // bumps (migration 0008), also from another process on the file.
         let mut last: Option<i64> = None;
@@ -106,7 +113,7 @@ impl_common_store!(SqliteStore, "sqlite", {
             ticker.tick().await;
             let revision: std::result::Result<i64, _> =
                 sqlx::query_scalar("SELECT revision FROM token_revocations WHERE id = 1")
-                    .fetch_one(&self.pool)
+                    .fetch_one(&store.pool)
                     .await;
             match revision {
                 Ok(revision) => {
@@ -124,7 +131,9 @@ impl_common_store!(SqliteStore, "sqlite", {
         }
     }
 
-    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+    /// `VACUUM INTO` takes a consistent snapshot while others read and
+    /// write.
+    async fn backup_to(store: &SqlStore<Self>, path: &Path) -> Result<()> {
         if path.exists() {
             return Err(Error::invalid(
                 "to",
@@ -134,12 +143,11 @@ impl_common_store!(SqliteStore, "sqlite", {
         let target = path
             .to_str()
             .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
-        // VACUUM INTO takes a consistent snapshot while others read and write.
         sqlx::query("VACUUM INTO $1")
             .bind(target)
-            .execute(&self.pool)
+            .execute(&store.pool)
             .await
             .map_err(db_error)?;
         Ok(())
     }
-});
+}
