@@ -8,8 +8,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::contract::{ContractStatus, status_on};
-use crate::domain::reason::Reason;
-use crate::error::Error;
+use crate::error::{Error, Reason};
 
 /// The `iss` claim of every key this service signs.
 pub const ISSUER: &str = "neo-support";
@@ -481,6 +480,60 @@ pub fn revoked_key_review(key: &KeyRecord) -> String {
     )
 }
 
+/// What VerifyKey answers about a key whose signature holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVerdict {
+    /// The key's status on record; `None` when no record holds this key.
+    pub status: Option<KeyStatus>,
+    /// The key that superseded it, if any.
+    pub superseded_by: Option<String>,
+    /// Whether the fingerprint asked about is the one the key is bound to
+    /// (false when none was asked about).
+    pub fingerprint_matches: bool,
+    /// Why the key is not valid; `None` when it is.
+    pub refusal: Option<Reason>,
+}
+
+impl KeyVerdict {
+    /// Whether the key is valid.
+    pub fn valid(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+/// Judges a key whose signature holds: `presented` is the key as given,
+/// `claims` what it says, `fingerprint` the one asked about (if any), and
+/// `record` the key on record under its id. A fingerprint that differs
+/// refuses it first; then it must be on record (the same token) and
+/// active.
+pub fn key_verdict(
+    presented: &str,
+    claims: &LicenseClaims,
+    fingerprint: Option<&Fingerprint>,
+    record: Option<&KeyRecord>,
+) -> KeyVerdict {
+    let fingerprint_matches = fingerprint.is_some_and(|fp| fp.as_str() == claims.fingerprint);
+    // A record whose token differs is not this key.
+    let record = record.filter(|k| k.token == presented.trim());
+    let status = record.map(|k| k.status);
+    let refusal = if fingerprint.is_some() && !fingerprint_matches {
+        Some(Reason::FingerprintMismatch)
+    } else {
+        match status {
+            Some(KeyStatus::Active) => None,
+            Some(KeyStatus::Superseded) => Some(Reason::KeySuperseded),
+            Some(KeyStatus::Revoked) => Some(Reason::KeyRevoked),
+            None => Some(Reason::KeyNotOnRecord),
+        }
+    };
+    KeyVerdict {
+        status,
+        superseded_by: record.and_then(|k| k.superseded_by.clone()),
+        fingerprint_matches,
+        refusal,
+    }
+}
+
 /// The e-mail announcing a key, in Japanese: `(subject, body)`.
 pub fn key_notice(
     customer_name: &str,
@@ -594,6 +647,338 @@ mod tests {
             "key verify",
         ] {
             assert!(body.contains(part), "{part} in {body}");
+        }
+    }
+
+    fn key(sequence: i64, fingerprint: &str, status: KeyStatus) -> KeyRecord {
+        KeyRecord {
+            id: format!("LK-{sequence}"),
+            license_id: "BS-1".into(),
+            contract_id: "C-1".into(),
+            sequence,
+            fingerprint: fingerprint.into(),
+            token: format!("v4.public.key{sequence}"),
+            signing_key_id: "k4.pid.x".into(),
+            status,
+            supersedes: None,
+            superseded_by: None,
+            issued_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            requested_by: "ops".into(),
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    /// A first-year order covering 2026-12-01 .. 2027-11-30.
+    fn one_year() -> Vec<crate::domain::contract::Order> {
+        vec![crate::domain::contract::Order {
+            id: 1,
+            kind: crate::domain::contract::OrderKind::FirstYear,
+            received_on: day("2026-11-20"),
+            purchased_on: Some(day("2026-11-20")),
+            seats: 10,
+            period: Some(crate::domain::contract::Period {
+                start: day("2026-12-01"),
+                end: day("2027-11-30"),
+                covered_from: day("2026-11-20"),
+            }),
+            certificate_no: None,
+            superseded_by: None,
+        }]
+    }
+
+    const OLD: &str = "old-server-fingerprint";
+    const NEW: &str = "new-server-fingerprint";
+
+    struct Case {
+        orders: Vec<crate::domain::contract::Order>,
+        received_on: NaiveDate,
+        fingerprint: Fingerprint,
+        earlier: Option<ReissueRecord>,
+        pending: Option<&'static str>,
+        allowance: i64,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            Self {
+                orders: one_year(),
+                received_on: day("2027-03-01"),
+                fingerprint: Fingerprint::parse(NEW).unwrap(),
+                earlier: None,
+                pending: None,
+                allowance: 3,
+            }
+        }
+
+        fn decide(&self, keys: LicenseKeys<'_>) -> Result<ReissueDecision, ReissueRefusal> {
+            decide_reissue(&ReissueFacts {
+                license_id: "BS-1",
+                contract_id: "C-1",
+                orders: &self.orders,
+                received_on: self.received_on,
+                fingerprint: &self.fingerprint,
+                request_id: "req-1",
+                earlier: self.earlier.as_ref(),
+                pending_reissue_id: self.pending,
+                keys,
+                reissues_before_review: self.allowance,
+            })
+        }
+    }
+
+    fn earlier_request(fingerprint: &str) -> ReissueRecord {
+        ReissueRecord {
+            id: "RR-1".into(),
+            license_id: "BS-1".into(),
+            contract_id: "C-1".into(),
+            request_id: "req-1".into(),
+            fingerprint: fingerprint.into(),
+            status: ReissueStatus::Issued,
+            received_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            delivery_on: day("2027-03-01"),
+            key: None,
+            requested_by: "customer".into(),
+            decided_by: None,
+            decided_at: None,
+            reject_reason: None,
+            review_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_reissue_under_the_allowance_signs_a_new_key() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 2,
+        };
+        assert_eq!(Case::new().decide(keys), Ok(ReissueDecision::Issue));
+    }
+
+    #[test]
+    fn a_reissue_outside_the_support_period_is_support_expired() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        for received_on in ["2026-11-19", "2027-12-01"] {
+            let mut case = Case::new();
+            case.received_on = day(received_on);
+            let refusal = case.decide(keys).unwrap_err();
+            assert_eq!(refusal.reason(), Reason::SupportExpired, "{received_on}");
+            assert!(refusal.to_string().contains(received_on), "{refusal}");
+        }
+        let mut never = Case::new();
+        never.orders.clear();
+        assert_eq!(
+            never.decide(keys).unwrap_err().reason(),
+            Reason::SupportExpired
+        );
+    }
+
+    #[test]
+    fn a_license_without_a_first_key_is_no_first_key() {
+        let refusal = Case::new().decide(LicenseKeys::None).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::NoFirstKey);
+        assert_eq!(
+            Error::from(refusal).to_string(),
+            "license BS-1 has no key yet; staff issue its first key"
+        );
+    }
+
+    #[test]
+    fn the_active_keys_own_fingerprint_leaves_it_unchanged_even_past_the_allowance() {
+        let active = key(4, NEW, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        assert_eq!(Case::new().decide(keys), Ok(ReissueDecision::Unchanged));
+    }
+
+    #[test]
+    fn a_reissue_past_the_allowance_waits_for_review() {
+        let active = key(4, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let Ok(ReissueDecision::Review { reason }) = Case::new().decide(keys) else {
+            panic!("expected a review");
+        };
+        assert_eq!(
+            reason,
+            "the allowance of 3 reissues signed at once per 365 days is used up"
+        );
+        let mut none_allowed = Case::new();
+        none_allowed.allowance = -1;
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        let Ok(ReissueDecision::Review { reason }) = none_allowed.decide(keys) else {
+            panic!("expected a review");
+        };
+        assert!(reason.contains("allowance of 0 "), "{reason}");
+    }
+
+    #[test]
+    fn a_request_id_used_before_answers_the_same_or_is_refused_for_another_fingerprint() {
+        let active = key(2, NEW, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let mut same = Case::new();
+        same.earlier = Some(earlier_request(NEW));
+        // Before every other rule: even outside the support period.
+        same.received_on = day("2028-01-01");
+        same.pending = Some("RR-2");
+        assert_eq!(same.decide(keys), Ok(ReissueDecision::Repeat));
+        let mut other = Case::new();
+        other.earlier = Some(earlier_request(OLD));
+        let refusal = other.decide(keys).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::RequestIdReused);
+        assert!(matches!(
+            Error::from(refusal),
+            Error::AlreadyExists {
+                reason: "REQUEST_ID_REUSED",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_second_request_while_one_waits_for_review_is_reissue_pending() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        let mut case = Case::new();
+        case.pending = Some("RR-WAITING");
+        let refusal = case.decide(keys).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::ReissuePending);
+        assert!(refusal.to_string().contains("RR-WAITING"), "{refusal}");
+        // Even for the active key's own fingerprint, and for a revoked one.
+        case.fingerprint = Fingerprint::parse(OLD).unwrap();
+        assert_eq!(
+            case.decide(keys).unwrap_err().reason(),
+            Reason::ReissuePending
+        );
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        assert_eq!(
+            case.decide(LicenseKeys::Revoked(&revoked))
+                .unwrap_err()
+                .reason(),
+            Reason::ReissuePending
+        );
+    }
+
+    #[test]
+    fn after_staff_revoked_the_key_a_reissue_waits_for_review_with_their_reason() {
+        let mut revoked = key(2, OLD, KeyStatus::Revoked);
+        revoked.revoked_at = DateTime::from_timestamp(1_795_000_000, 0);
+        revoked.revoke_reason = Some("leaked on a forum".into());
+        let mut case = Case::new();
+        case.allowance = i64::MAX;
+        // The old fingerprint too: a revoked key is not "unchanged".
+        for fingerprint in [NEW, OLD] {
+            case.fingerprint = Fingerprint::parse(fingerprint).unwrap();
+            let Ok(ReissueDecision::Review { reason }) =
+                case.decide(LicenseKeys::Revoked(&revoked))
+            else {
+                panic!("expected a review for {fingerprint}");
+            };
+            assert_eq!(
+                reason,
+                "staff revoked the license's key LK-2 (#2) at 2026-11-18T11:06:40Z: \
+                 leaked on a forum"
+            );
+        }
+        revoked.revoke_reason = None;
+        let Ok(ReissueDecision::Review { reason }) = case.decide(LicenseKeys::Revoked(&revoked))
+        else {
+            panic!("expected a review");
+        };
+        assert!(reason.ends_with(": no reason given"), "{reason}");
+    }
+
+    fn claims_of(record: &KeyRecord) -> LicenseClaims {
+        let fp = Fingerprint::parse(&record.fingerprint).unwrap();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        LicenseClaims::new(
+            &record.id,
+            "BS-1",
+            "C-1",
+            10,
+            &fp,
+            record.sequence,
+            None,
+            None,
+            at,
+        )
+    }
+
+    #[test]
+    fn an_active_key_on_record_is_valid_with_or_without_a_fingerprint() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let claims = claims_of(&active);
+        let asked = Fingerprint::parse(OLD).unwrap();
+        let verdict = key_verdict(&active.token, &claims, Some(&asked), Some(&active));
+        assert!(verdict.valid());
+        assert!(verdict.fingerprint_matches);
+        assert_eq!(verdict.status, Some(KeyStatus::Active));
+        let presented = format!(" {}\n", active.token);
+        let verdict = key_verdict(&presented, &claims, None, Some(&active));
+        assert!(verdict.valid());
+        assert!(!verdict.fingerprint_matches);
+    }
+
+    #[test]
+    fn another_fingerprint_refuses_the_key_before_its_status() {
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        let asked = Fingerprint::parse(NEW).unwrap();
+        let verdict = key_verdict(
+            &revoked.token,
+            &claims_of(&revoked),
+            Some(&asked),
+            Some(&revoked),
+        );
+        assert_eq!(verdict.refusal, Some(Reason::FingerprintMismatch));
+        assert_eq!(verdict.status, Some(KeyStatus::Revoked));
+    }
+
+    #[test]
+    fn superseded_revoked_and_unknown_keys_are_not_valid() {
+        let mut superseded = key(1, OLD, KeyStatus::Superseded);
+        superseded.superseded_by = Some("LK-2".into());
+        let verdict = key_verdict(
+            &superseded.token,
+            &claims_of(&superseded),
+            None,
+            Some(&superseded),
+        );
+        assert_eq!(verdict.refusal, Some(Reason::KeySuperseded));
+        assert_eq!(verdict.superseded_by.as_deref(), Some("LK-2"));
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        let verdict = key_verdict(&revoked.token, &claims_of(&revoked), None, Some(&revoked));
+        assert_eq!(verdict.refusal, Some(Reason::KeyRevoked));
+        let active = key(1, OLD, KeyStatus::Active);
+        let claims = claims_of(&active);
+        for record in [None, Some(&active)] {
+            // The record under the key's id holds another token, or there
+            // is none: not this key.
+            let verdict = key_verdict("v4.public.forged", &claims, None, record);
+            assert_eq!(verdict.refusal, Some(Reason::KeyNotOnRecord));
+            assert_eq!(verdict.status, None);
+            assert_eq!(verdict.superseded_by, None);
         }
     }
 }

@@ -7,6 +7,5 @@ pub mod dates;
 pub mod holidays;
 pub mod inquiry;
 pub mod license;
-pub mod reason;
 pub mod reply_to;
 pub mod token;

@@ -9,7 +9,7 @@ use crate::domain::contract::{
 use crate::domain::dates::{format_date, jst_date};
 use crate::domain::reply_to::{MailDomain, domain_of};
 use crate::domain::token::{Role, TokenSecret};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     code_field, date_field, decode_page_token, email_field, encode_page_token,
@@ -451,7 +451,7 @@ impl SupportApi {
                 None => {
                     return Err(match store.get_token(id).await? {
                         Some(_) => Error::FailedPrecondition {
-                            reason: "TOKEN_ALREADY_REVOKED",
+                            reason: Reason::TokenAlreadyRevoked.as_str(),
                             message: format!("token {id} is already revoked"),
                         },
                         None => token_not_found(id),
@@ -499,7 +499,7 @@ const MAX_TOKEN_DAYS: i32 = 3650;
 
 fn token_not_found(id: i64) -> Error {
     Error::NotFound {
-        reason: "TOKEN_NOT_FOUND",
+        reason: Reason::TokenNotFound.as_str(),
         message: format!("there is no access token with id {id}"),
     }
 }

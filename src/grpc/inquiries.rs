@@ -10,7 +10,7 @@ use crate::domain::inquiry::{
     check_multiline, check_text, normalize_newlines,
 };
 use crate::domain::reply_to::reply_to_allowed;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     category_field, code_field, decode_page_token, email_field, encode_page_token,
@@ -22,7 +22,7 @@ use crate::store::inquiries::InquiryQuery;
 
 fn inquiry_not_found(id: i64) -> Error {
     Error::NotFound {
-        reason: "INQUIRY_NOT_FOUND",
+        reason: Reason::InquiryNotFound.as_str(),
         message: format!("there is no inquiry {id}"),
     }
 }
@@ -83,7 +83,7 @@ impl SupportApi {
         if !reply_to_allowed(&inquiry.reply_to, &contract.contact_email, &mail_domains) {
             return Err(Error::InvalidField {
                 field: "reply_to".into(),
-                reason: "REPLY_TO_NOT_ALLOWED",
+                reason: Reason::ReplyToNotAllowed.as_str(),
                 message: "must be the contract's contact address or an address in one of the contract's mail domains (staff add domains with `neo-support contract update ID --add-mail-domain DOMAIN`)".into(),
             });
         }
@@ -293,7 +293,7 @@ impl SupportApi {
             .get_outbox(id)
             .await?
             .ok_or_else(|| Error::NotFound {
-                reason: "OUTBOX_MESSAGE_NOT_FOUND",
+                reason: Reason::OutboxMessageNotFound.as_str(),
                 message: format!("there is no outbox message {id}"),
             })?;
         Ok(GetOutboxMessageResponse {

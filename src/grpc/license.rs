@@ -4,8 +4,10 @@
 use tonic::{Request, Response, Status};
 
 use crate::domain::dates::{format_date, jst_date};
-use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus};
-use crate::error::{Error, Result};
+use crate::domain::license::{
+    Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus, key_verdict,
+};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
     decode_page_token, encode_page_token, name_field, out_of_range, page_size_field, timestamp,
 };
@@ -401,34 +403,21 @@ impl LicenseApi {
             }
         };
         let claims = &verified.claims;
-        let fingerprint_matches = fingerprint
-            .as_ref()
-            .is_some_and(|fp| fp.as_str() == claims.fingerprint);
         let record = self.state.key_record(&claims.jti).await?;
-        let (status, superseded_by) = match &record {
-            // A record whose token differs is not this key.
-            Some(k) if k.token == r.key.trim() => (
-                key_status(k.status),
-                k.superseded_by.clone().unwrap_or_default(),
-            ),
-            _ => (crate::grpc::pb::KeyStatus::NotOnRecord, String::new()),
-        };
-        let reason = if fingerprint.is_some() && !fingerprint_matches {
-            "FINGERPRINT_MISMATCH"
-        } else {
-            match status {
-                crate::grpc::pb::KeyStatus::Active => "",
-                crate::grpc::pb::KeyStatus::Superseded => "KEY_SUPERSEDED",
-                crate::grpc::pb::KeyStatus::Revoked => "KEY_REVOKED",
-                _ => "KEY_NOT_ON_RECORD",
-            }
-        };
+        let verdict = key_verdict(&r.key, claims, fingerprint.as_ref(), record.as_ref());
+        let status = verdict
+            .status
+            .map_or(crate::grpc::pb::KeyStatus::NotOnRecord, key_status);
         let issued_at = chrono::DateTime::parse_from_rfc3339(&claims.iat)
             .ok()
             .map(|at| timestamp(at.with_timezone(&chrono::Utc)));
         Ok(VerifyKeyResponse {
-            valid: reason.is_empty(),
-            reason: reason.into(),
+            valid: verdict.valid(),
+            reason: verdict
+                .refusal
+                .map(Reason::as_str)
+                .unwrap_or_default()
+                .into(),
             key_id: claims.jti.clone(),
             signing_key_id: verified.signing_key_id.clone(),
             claims: Some(KeyClaims {
@@ -445,8 +434,8 @@ impl LicenseApi {
                 support_ends_on: claims.support_ends_on.clone().unwrap_or_default(),
             }),
             status: status.into(),
-            superseded_by_key_id: superseded_by,
-            fingerprint_matches,
+            superseded_by_key_id: verdict.superseded_by.unwrap_or_default(),
+            fingerprint_matches: verdict.fingerprint_matches,
         })
     }
 

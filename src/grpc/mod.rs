@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
 use crate::domain::license::KeyRecord;
 use crate::domain::token::{Role, hash_token};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::signer::keys::Keyring;
 use crate::store::Store;
 
@@ -122,7 +122,7 @@ impl Caller {
 /// NOT_FOUND for a contract.
 pub fn contract_not_found(contract_id: &str) -> Error {
     Error::NotFound {
-        reason: "CONTRACT_NOT_FOUND",
+        reason: Reason::ContractNotFound.as_str(),
         message: format!("there is no contract {contract_id}"),
     }
 }
@@ -160,11 +160,11 @@ impl AppState {
     /// Checks the bearer token of a call.
     pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
         let missing = || Error::Unauthenticated {
-            reason: "TOKEN_MISSING",
+            reason: Reason::TokenMissing.as_str(),
             message: "this call needs a bearer token in the authorization metadata".into(),
         };
         let invalid = || Error::Unauthenticated {
-            reason: "TOKEN_INVALID",
+            reason: Reason::TokenInvalid.as_str(),
             message: "the access token is unknown or revoked".into(),
         };
         let value = metadata.get("authorization").ok_or_else(missing)?;
@@ -191,7 +191,7 @@ impl AppState {
         };
         if record.expired_at(self.clock.now()) {
             return Err(Error::Unauthenticated {
-                reason: "TOKEN_EXPIRED",
+                reason: Reason::TokenExpired.as_str(),
                 message: "the access token has expired; ask staff for a new one".into(),
             });
         }

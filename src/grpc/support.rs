@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::calendar::MAX_RANGE_DAYS;
 use crate::domain::dates::format_date;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
     date_field, instant_field, new_closure, new_holiday_override, out_of_range, timestamp,
 };
@@ -155,7 +155,7 @@ impl SupportApi {
         self.state.cache.forget_calendar();
         if !deleted {
             return Err(Error::NotFound {
-                reason: "CLOSURE_NOT_FOUND",
+                reason: Reason::ClosureNotFound.as_str(),
                 message: format!("there is no closure with id {id}"),
             });
         }
@@ -206,7 +206,7 @@ impl SupportApi {
         self.state.cache.forget_calendar();
         if !deleted {
             return Err(Error::NotFound {
-                reason: "OVERRIDE_NOT_FOUND",
+                reason: Reason::OverrideNotFound.as_str(),
                 message: format!("there is no holiday override with id {id}"),
             });
         }

@@ -5,8 +5,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use crate::domain::calendar::{Closure, ClosureRange, HolidayOverride, OverrideAction};
 use crate::domain::dates::MonthDay;
-use crate::domain::reason::Reason;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, SqlStore};
 use crate::store::events::Change;
 use crate::store::{corrupt, db_error, is_unique_violation};

@@ -9,9 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Type};
 
 use crate::domain::contract::{Contract, ContractStatus, NewContract, Order, renewal_threshold};
-use crate::domain::reason::Reason;
 use crate::domain::reply_to::{MailDomain, decide_mail_domains};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::events::Change;
 use crate::store::orders::{ORDER_COLUMNS, OrderRow, attach_orders};

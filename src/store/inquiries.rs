@@ -10,8 +10,7 @@ use crate::domain::inquiry::{
     Category, Inquiry, InquiryStatus, NewInquiry, Product, acknowledgement, answer_mail,
     check_daily_limit, jst_day,
 };
-use crate::domain::reason::Reason;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::contracts::contract_not_found;
 use crate::store::db_error;

@@ -15,8 +15,7 @@ use crate::domain::contract::{Contract, Order, last_end};
 use crate::domain::license::{
     Fingerprint, KeyRecord, KeyStatus, LicenseClaims, Mint, key_notice, new_key_id,
 };
-use crate::domain::reason::Reason;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
 use crate::store::contracts::{CONTRACT_COLUMNS, ContractRow};
 use crate::store::db_error;

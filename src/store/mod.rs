@@ -38,9 +38,8 @@ use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, 
 use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
 use crate::domain::license::{Fingerprint, KeyRecord, Mint, ReissueRecord};
-use crate::domain::reason::Reason;
 use crate::domain::token::Role;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// The default database: a SQLite file under `./data/`, created on first
 /// start.

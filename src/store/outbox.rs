@@ -6,8 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use crate::domain::dates::jst_date;
-use crate::domain::reason::Reason;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::db_error;
 use crate::store::events::Change;

@@ -11,8 +11,7 @@ use crate::domain::license::{
     Fingerprint, KeyRecord, LicenseKeys, Mint, ReissueDecision, ReissueFacts, ReissueRecord,
     ReissueStatus, decide_reissue, new_reissue_id,
 };
-use crate::domain::reason::Reason;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
 use crate::store::db_error;
 use crate::store::events::Change;

@@ -4,9 +4,8 @@
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
-use crate::domain::reason::Reason;
 use crate::domain::token::Role;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, SqlStore};
 use crate::store::events::Change;
 use crate::store::{NewToken, TokenQuery, TokenRecord, corrupt, db_error, is_unique_violation};
