@@ -75,7 +75,7 @@ use neo_support::store::contracts::ContractQuery;
 use neo_support::store::postgres::PostgresStore;
 use neo_support::store::reissues::{ReissueInput, ReissueQuery};
 use neo_support::store::sqlite::SqliteStore;
-use neo_support::store::{DatabaseOptions, Store};
+use neo_support::store::{Audit, DatabaseOptions, Store};
 use rand::Rng as _;
 use sqlx::{Connection as _, Row as _};
 use tokio::runtime::Runtime;
@@ -748,7 +748,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
         customized: false,
     };
     let contract = store
-        .create_contract(&contract, now)
+        .create_contract(&contract, now, &Audit::daemon())
         .await
         .expect("contract");
     let order = NewOrder::FirstYear {
@@ -756,7 +756,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
         purchased_on: today - Duration::days(30),
     };
     store
-        .record_order(&contract.id, &order, "bench", now)
+        .record_order(&contract.id, &order, "bench", now, &Audit::daemon())
         .await
         .expect("first-year order");
     let fingerprint = Fingerprint::parse("srv-00.bench.example:FIRST").expect("valid");
@@ -768,6 +768,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
             now,
             today,
             mint,
+            &Audit::daemon(),
         )
         .await
         .expect("first key");
@@ -793,7 +794,7 @@ async fn reissue(
         reissues_before_review,
     };
     let record = store
-        .request_reissue(&input, mint)
+        .request_reissue(&input, mint, &Audit::daemon())
         .await
         .expect("reissue recorded");
     std::hint::black_box(record);
@@ -839,6 +840,7 @@ impl<'a> Target<'a> {
                         &Role::Customer { contract_id },
                         &secret.hash(),
                         now,
+                        &Audit::daemon(),
                     )
                     .await
                     .expect("customer token");

@@ -159,7 +159,7 @@ impl SupportApi {
         let created = self
             .state
             .store
-            .create_contract(&contract, self.state.clock.now())
+            .create_contract(&contract, self.state.clock.now(), &caller.audit())
             .await?;
         tracing::info!(contract_id = %created.id, by = %caller.token_name, "contract created");
         Ok(CreateContractResponse {
@@ -235,6 +235,7 @@ impl SupportApi {
                 &remove,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         let (contract, _) = self
@@ -306,6 +307,7 @@ impl SupportApi {
                 &order,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         tracing::info!(contract_id = %contract_id, order_id = recorded.id, kind = recorded.kind.as_str(), by = %caller.token_name, "order recorded");
@@ -391,6 +393,7 @@ impl SupportApi {
                     created_by: Some(caller.token_id),
                 },
                 now,
+                &caller.audit(),
             )
             .await?;
         tracing::info!(token_id = record.id, contract_id = %r.contract_id, by = %caller.token_name, "customer token created");
@@ -446,7 +449,10 @@ impl SupportApi {
         let now = self.state.clock.now();
         let store = &self.state.store;
         let revoked = match (r.id, r.created_by) {
-            (id, 0) if id > 0 => match store.revoke_access_token(id, &reason, now).await? {
+            (id, 0) if id > 0 => match store
+                .revoke_access_token(id, &reason, now, &caller.audit())
+                .await?
+            {
                 Some(record) => vec![record],
                 None => {
                     return Err(match store.get_token(id).await? {
@@ -463,7 +469,7 @@ impl SupportApi {
                     return Err(token_not_found(creator));
                 }
                 store
-                    .revoke_tokens_created_by(creator, &reason, now)
+                    .revoke_tokens_created_by(creator, &reason, now, &caller.audit())
                     .await?
             }
             (0, 0) => {

@@ -111,6 +111,7 @@ impl SupportApi {
                 handling_starts_at,
                 &caller.token_name,
                 self.state.settings.inquiries_per_day,
+                &caller.audit(),
             )
             .await?;
         tracing::info!(inquiry_id = stored.id, contract_id = %stored.contract_id, "inquiry received");
@@ -199,7 +200,7 @@ impl SupportApi {
         let answered = self
             .state
             .store
-            .answer_inquiry(id, answer, self.state.clock.now())
+            .answer_inquiry(id, answer, self.state.clock.now(), &caller.audit())
             .await?
             .ok_or_else(|| inquiry_not_found(id))?;
         tracing::info!(inquiry_id = id, by = %caller.token_name, "inquiry answered");
@@ -309,7 +310,11 @@ impl SupportApi {
         caller.require_staff()?;
         let id = request.get_ref().id;
         let now = self.state.clock.now();
-        let message = self.state.store.retry_outbox(id, now).await?;
+        let message = self
+            .state
+            .store
+            .retry_outbox(id, now, &caller.audit())
+            .await?;
         tracing::info!(outbox_id = id, by = %caller.token_name, "outbox message put back in line");
         Ok(RetryOutboxMessageResponse {
             message: Some(outbox_message(message, jst_date(now))),

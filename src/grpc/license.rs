@@ -152,6 +152,7 @@ impl LicenseApi {
                 now,
                 delivery_on,
                 self.state.keyring.as_ref(),
+                &caller.audit(),
             )
             .await?;
         tracing::info!(license_id = %key.license_id, key_id = %key.id, by = %caller.token_name, "first license key issued");
@@ -189,7 +190,7 @@ impl LicenseApi {
         let record = self
             .state
             .store
-            .request_reissue(&input, self.state.keyring.as_ref())
+            .request_reissue(&input, self.state.keyring.as_ref(), &caller.audit())
             .await?;
         self.forget_superseded(record.key.as_ref());
         tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
@@ -306,6 +307,7 @@ impl LicenseApi {
                 &caller.token_name,
                 self.state.clock.now(),
                 self.state.keyring.as_ref(),
+                &caller.audit(),
             )
             .await?;
         self.forget_superseded(record.key.as_ref());
@@ -326,7 +328,13 @@ impl LicenseApi {
         let record = self
             .state
             .store
-            .reject_reissue(&r.id, &reason, &caller.token_name, self.state.clock.now())
+            .reject_reissue(
+                &r.id,
+                &reason,
+                &caller.token_name,
+                self.state.clock.now(),
+                &caller.audit(),
+            )
             .await?;
         tracing::info!(reissue_id = %r.id, by = %caller.token_name, "reissue rejected");
         Ok(RejectReissueResponse {
@@ -350,6 +358,7 @@ impl LicenseApi {
                 &reason,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         self.state.cache.forget_key(&key.id);

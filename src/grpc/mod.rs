@@ -22,6 +22,7 @@ use crate::domain::license::KeyRecord;
 use crate::domain::token::{Role, hash_token};
 use crate::error::{Error, Reason, Result};
 use crate::signer::keys::Keyring;
+use crate::store::Audit;
 use crate::store::Store;
 
 pub use status::to_status;
@@ -90,9 +91,17 @@ pub struct Caller {
     pub token_name: String,
     /// What the caller may do.
     pub role: Role,
+    /// The call's request id (`x-request-id`, which the call log sets on
+    /// every request), for the audit trail.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
+    /// Who makes a change in this call, as the audit trail records it.
+    pub fn audit(&self) -> Audit {
+        Audit::token(&self.token_name, self.token_id, self.request_id.clone())
+    }
+
     /// The one contract a customer token may see; `None` for staff.
     pub fn contract_scope(&self) -> Option<&str> {
         match &self.role {
@@ -196,10 +205,15 @@ impl AppState {
             });
         }
         crate::telemetry::CallContext::set_actor(&record.name, record.id);
+        let request_id = metadata
+            .get(crate::telemetry::REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         Ok(Caller {
             token_id: record.id,
             token_name: record.name,
             role: record.role,
+            request_id,
         })
     }
 

@@ -116,12 +116,13 @@ impl SupportApi {
         &self,
         request: Request<CreateClosureRequest>,
     ) -> Result<CreateClosureResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let (name, range) = new_closure(request.into_inner().closure)?;
         let closure = self
             .state
             .store
-            .create_closure(&name, &range, self.state.clock.now())
+            .create_closure(&name, &range, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         tracing::info!(closure_id = closure.id, "company closure added");
@@ -145,12 +146,13 @@ impl SupportApi {
         &self,
         request: Request<DeleteClosureRequest>,
     ) -> Result<DeleteClosureResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
             .store
-            .delete_closure(id, self.state.clock.now())
+            .delete_closure(id, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         if !deleted {
@@ -167,12 +169,19 @@ impl SupportApi {
         &self,
         request: Request<CreateHolidayOverrideRequest>,
     ) -> Result<CreateHolidayOverrideResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let (date, action, note) = new_holiday_override(request.into_inner().holiday_override)?;
         let created = self
             .state
             .store
-            .create_holiday_override(date, &action, &note, self.state.clock.now())
+            .create_holiday_override(
+                date,
+                &action,
+                &note,
+                self.state.clock.now(),
+                &caller.audit(),
+            )
             .await?;
         self.state.cache.forget_calendar();
         tracing::info!(override_id = created.id, "holiday override added");
@@ -196,12 +205,13 @@ impl SupportApi {
         &self,
         request: Request<DeleteHolidayOverrideRequest>,
     ) -> Result<DeleteHolidayOverrideResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
             .store
-            .delete_holiday_override(id, self.state.clock.now())
+            .delete_holiday_override(id, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         if !deleted {

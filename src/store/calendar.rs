@@ -7,7 +7,7 @@ use crate::domain::calendar::{Closure, ClosureRange, HolidayOverride, OverrideAc
 use crate::domain::dates::MonthDay;
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, SqlStore};
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 use crate::store::{corrupt, db_error, is_unique_violation};
 
 /// The columns of a closure row.
@@ -139,6 +139,7 @@ where
         name: &str,
         range: &ClosureRange,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Closure> {
         let columns = ClosureColumns::from(range);
         let sql = format!(
@@ -165,7 +166,7 @@ where
             subject: closure.id.to_string(),
             detail: closure.name.clone(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(closure)
     }
@@ -179,7 +180,12 @@ where
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    pub(crate) async fn delete_closure(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+    pub(crate) async fn delete_closure(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM company_closures WHERE id = $1")
             .bind(id)
@@ -196,7 +202,7 @@ where
             subject: id.to_string(),
             detail: String::new(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }
@@ -207,6 +213,7 @@ where
         action: &OverrideAction,
         note: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<HolidayOverride> {
         let (is_holiday, name) = override_columns(action);
         let sql = format!(
@@ -241,7 +248,7 @@ where
             subject: created.id.to_string(),
             detail: format!("{date} {what}"),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(created)
     }
@@ -259,6 +266,7 @@ where
         &self,
         id: i64,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM holiday_overrides WHERE id = $1")
@@ -276,7 +284,7 @@ where
             subject: id.to_string(),
             detail: String::new(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(true)
     }

@@ -12,7 +12,7 @@ use crate::domain::contract::{Contract, ContractStatus, NewContract, Order, rene
 use crate::domain::reply_to::{MailDomain, decide_mail_domains};
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 use crate::store::orders::{ORDER_COLUMNS, OrderRow, attach_orders};
 use crate::store::{db_error, is_unique_violation};
 
@@ -214,6 +214,7 @@ where
         &self,
         contract: &NewContract,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Contract> {
         let sql = format!(
             "INSERT INTO contracts \
@@ -246,7 +247,7 @@ where
             subject: created.id.clone(),
             detail: format!("{} ({} seats)", created.customer_name, created.seats),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(created)
     }
@@ -331,6 +332,7 @@ where
         remove: &[MailDomain],
         updated_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<String>> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
@@ -389,7 +391,7 @@ where
                 subject: contract_id.to_owned(),
                 detail,
             };
-            Self::record_event(&mut tx, change, now).await?;
+            Self::record_event(&mut tx, audit, change, now).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(after)

@@ -1,9 +1,9 @@
 //! The audit trail: every change writes an event in its own transaction:
 //! when, which token (its name and id, never the secret), what, on which
-//! contract or license, and the request id. Who and which request come
-//! from the call's context ([`crate::telemetry::CallContext`]); a change
-//! made outside a call (the `neo-supportd` commands on the database) is
-//! written as `neo-supportd`.
+//! contract or license, and the request id. Who and which request are an
+//! argument of every writing store method ([`Audit`]); a change made
+//! outside a call (the `neo-supportd` commands on the database) is written
+//! as `neo-supportd`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{
@@ -70,12 +70,39 @@ pub(crate) struct Change<'a> {
     pub detail: String,
 }
 
-/// Who made a change and in which request: the current call's token name,
-/// request id and token id.
-fn current_actor() -> (String, Option<String>, Option<i64>) {
-    let (actor, request_id) = crate::telemetry::CallContext::current();
-    let token_id = crate::telemetry::CallContext::current_token_id();
-    (actor, request_id, token_id)
+/// Who makes a change and in which request, as the audit trail records
+/// it. The gRPC layer makes it from the calling token and the call's
+/// `x-request-id`; the `neo-supportd` commands on the database use
+/// [`Audit::daemon`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// The acting token's name.
+    pub actor: String,
+    /// The acting token's id; `None` without a token.
+    pub token_id: Option<i64>,
+    /// The call's request id; `None` outside a call.
+    pub request_id: Option<String>,
+}
+
+impl Audit {
+    /// A change made by a token in a call.
+    pub fn token(name: &str, token_id: i64, request_id: Option<String>) -> Self {
+        Self {
+            actor: name.to_owned(),
+            token_id: Some(token_id),
+            request_id,
+        }
+    }
+
+    /// A change made outside a call, by the `neo-supportd` commands on the
+    /// database.
+    pub fn daemon() -> Self {
+        Self {
+            actor: "neo-supportd".to_owned(),
+            token_id: None,
+            request_id: None,
+        }
+    }
 }
 
 /// An event as written: the change, with who made it and when.
@@ -92,13 +119,12 @@ struct EventRow {
 }
 
 impl EventRow {
-    fn new(change: Change<'_>, now: DateTime<Utc>) -> Self {
-        let (actor, request_id, actor_token_id) = current_actor();
+    fn new(audit: &Audit, change: Change<'_>, now: DateTime<Utc>) -> Self {
         Self {
             occurred_at: now,
-            actor,
-            request_id,
-            actor_token_id,
+            actor: audit.actor.clone(),
+            request_id: audit.request_id.clone(),
+            actor_token_id: audit.token_id,
             kind: change.kind,
             contract_id: change.contract_id.map(str::to_owned),
             license_id: change.license_id.map(str::to_owned),
@@ -153,22 +179,28 @@ where
     Option<DateTime<Utc>>: Column<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB>,
 {
-    /// Writes `change` as an event with the current call's actor and
-    /// request id, inside the caller's transaction.
+    /// Writes `change` as an event by `audit`'s actor, inside the
+    /// caller's transaction.
     pub(crate) async fn record_event(
         tx: &mut Transaction<'static, DB>,
+        audit: &Audit,
         change: Change<'_>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let event = EventRow::new(change, now);
+        let event = EventRow::new(audit, change, now);
         DB::execute(&mut **tx, move |sql| event.push_insert(sql))
             .await
             .map_err(db_error)
     }
 
     /// Adds the event of `change` to a batch of writes.
-    pub(crate) fn batch_event(batch: &mut Batch<DB>, change: Change<'_>, now: DateTime<Utc>) {
-        let event = EventRow::new(change, now);
+    pub(crate) fn batch_event(
+        batch: &mut Batch<DB>,
+        audit: &Audit,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) {
+        let event = EventRow::new(audit, change, now);
         batch.push(move |sql| event.push_insert(sql));
     }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::contracts::contract_not_found;
 use crate::store::db_error;
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 
 /// The columns of an inquiry row.
 pub const INQUIRY_COLUMNS: &str = "id, contract_id, product, category, subject, body, reply_to, \
@@ -125,6 +125,7 @@ where
         handling_starts_at: DateTime<Utc>,
         submitted_by: &str,
         per_day: i64,
+        audit: &Audit,
     ) -> Result<Inquiry> {
         let mut tx = self.begin_write().await?;
         // The day's count, under the write lock (SQLite) or the contract
@@ -183,7 +184,7 @@ where
             subject: stored.id.to_string(),
             detail: format!("{} {}", stored.product.as_str(), stored.category.as_str()),
         };
-        Self::record_event(&mut tx, change, received_at).await?;
+        Self::record_event(&mut tx, audit, change, received_at).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(stored)
     }
@@ -231,6 +232,7 @@ where
         id: i64,
         answer: Option<&str>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<Inquiry>> {
         let sql = format!(
             "UPDATE inquiries SET status = 'answered', answered_at = $1 \
@@ -268,7 +270,7 @@ where
             subject: answered.id.to_string(),
             detail,
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(answered))
     }

@@ -19,7 +19,7 @@ use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
 use crate::store::contracts::{CONTRACT_COLUMNS, ContractRow};
 use crate::store::db_error;
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 
 /// The columns of a key row.
 pub const KEY_COLUMNS: &str = "id, license_id, contract_id, sequence, fingerprint, token, \
@@ -291,6 +291,10 @@ where
         Ok(key)
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one input of the key it issues"
+    )]
     pub(crate) async fn issue_first_key(
         &self,
         license_id: &str,
@@ -299,6 +303,7 @@ where
         now: DateTime<Utc>,
         delivery_on: NaiveDate,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<KeyRecord> {
         let mut tx = self.begin_write().await?;
         let (contract, orders) = Self::lock_license(&mut tx, license_id).await?;
@@ -335,7 +340,7 @@ where
             detail: format!("first key #1 for {}", key.fingerprint),
         };
         batch.run(&mut tx).await?;
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(key)
     }
@@ -346,6 +351,7 @@ where
         reason: &str,
         revoked_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<KeyRecord> {
         let sql = format!(
             "UPDATE license_keys \
@@ -381,7 +387,7 @@ where
             subject: key.id.clone(),
             detail: reason.to_owned(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(key)
     }

@@ -27,6 +27,7 @@ pub mod sqlite;
 pub mod tokens;
 
 pub use backend::{Backend, SqlStore};
+pub use events::Audit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +125,9 @@ pub struct TokenQuery {
 /// watching, or when the backend cannot tell which).
 pub type OnRevoked = Arc<dyn Fn(Option<i64>) + Send + Sync>;
 
-/// What the service keeps, on either backend.
+/// What the service keeps, on either backend. Every method that changes
+/// something takes the [`Audit`] of who changes it, in which request; the
+/// change and its audit event are written in one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -139,11 +142,12 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         range: &ClosureRange,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Closure>;
     /// Every company closure, oldest first.
     async fn list_closures(&self) -> Result<Vec<Closure>>;
     /// Removes a closure; false when there was none with that id.
-    async fn delete_closure(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    async fn delete_closure(&self, id: i64, now: DateTime<Utc>, audit: &Audit) -> Result<bool>;
 
     /// Stores a holiday override; ALREADY_EXISTS when the date has one.
     async fn create_holiday_override(
@@ -152,11 +156,17 @@ pub trait Store: Send + Sync + 'static {
         action: &OverrideAction,
         note: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<HolidayOverride>;
     /// Every holiday override, in date order.
     async fn list_holiday_overrides(&self) -> Result<Vec<HolidayOverride>>;
     /// Removes an override; false when there was none with that id.
-    async fn delete_holiday_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    async fn delete_holiday_override(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<bool>;
 
     /// Stores a token's hash, with its expiry and creator; ALREADY_EXISTS
     /// when a token in use has the name.
@@ -164,6 +174,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token: &NewToken<'_>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord>;
     /// Stores a token's hash that never expires and no token created;
     /// ALREADY_EXISTS when a token in use has the name.
@@ -173,6 +184,7 @@ pub trait Store: Send + Sync + 'static {
         role: &Role,
         token_hash: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord> {
         let token = NewToken {
             name,
@@ -181,7 +193,7 @@ pub trait Store: Send + Sync + 'static {
             expires_at: None,
             created_by: None,
         };
-        self.create_access_token(&token, now).await
+        self.create_access_token(&token, now, audit).await
     }
     /// The unrevoked token with this hash, if any (expired or not).
     async fn find_active_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
@@ -205,6 +217,7 @@ pub trait Store: Send + Sync + 'static {
         id: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<TokenRecord>>;
     /// Revokes every token in use that the token `creator` created, in one
     /// transaction; the tokens revoked.
@@ -213,11 +226,15 @@ pub trait Store: Send + Sync + 'static {
         creator: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<TokenRecord>>;
     /// Revokes the token in use with this id without a reason; false when
     /// there is none.
-    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.revoke_access_token(id, "", now).await?.is_some())
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>, audit: &Audit) -> Result<bool> {
+        Ok(self
+            .revoke_access_token(id, "", now, audit)
+            .await?
+            .is_some())
     }
     /// Runs until the future is dropped, calling `on_revoked` whenever a
     /// token may have been revoked by any process: PostgreSQL LISTENs for
@@ -229,8 +246,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new contract; ALREADY_EXISTS when the id or the license is
     /// taken.
-    async fn create_contract(&self, contract: &NewContract, now: DateTime<Utc>)
-    -> Result<Contract>;
+    async fn create_contract(
+        &self,
+        contract: &NewContract,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Contract>;
     /// A contract and all its orders, oldest first.
     async fn contract_with_orders(&self, id: &str) -> Result<Option<(Contract, Vec<Order>)>>;
     /// One page of contracts with their orders, in id order.
@@ -247,6 +268,7 @@ pub trait Store: Send + Sync + 'static {
         order: &NewOrder,
         created_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Order>;
 
     /// The mail domains staff added to a contract (not the contact
@@ -263,6 +285,7 @@ pub trait Store: Send + Sync + 'static {
         remove: &[crate::domain::reply_to::MailDomain],
         updated_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<String>>;
 
     /// Stores an admitted inquiry with its acknowledgement mail, unless the
@@ -278,6 +301,7 @@ pub trait Store: Send + Sync + 'static {
         handling_starts_at: DateTime<Utc>,
         submitted_by: &str,
         per_day: i64,
+        audit: &Audit,
     ) -> Result<Inquiry>;
     /// One inquiry.
     async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
@@ -292,12 +316,17 @@ pub trait Store: Send + Sync + 'static {
         id: i64,
         answer: Option<&str>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<Inquiry>>;
 
     /// The contract a license is under.
     async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>>;
     /// Gives a license its first key (FAILED_PRECONDITION when it has
     /// keys already), in one transaction with its e-mail.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one input of the key it issues"
+    )]
     async fn issue_first_key(
         &self,
         license_id: &str,
@@ -306,6 +335,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         delivery_on: NaiveDate,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<KeyRecord>;
     /// Decides and records a reissue in one transaction (SPEC.md section
     /// 4): idempotent by request id, refused unless the contract is active,
@@ -315,6 +345,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         input: &reissues::ReissueInput,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// Approves a pending reissue: signs its key now.
     async fn approve_reissue(
@@ -323,6 +354,7 @@ pub trait Store: Send + Sync + 'static {
         decided_by: &str,
         now: DateTime<Utc>,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// Rejects a pending reissue.
     async fn reject_reissue(
@@ -331,6 +363,7 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         decided_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// One reissue request.
     async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>>;
@@ -343,6 +376,7 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         revoked_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<KeyRecord>;
     /// One key by id.
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
@@ -371,7 +405,12 @@ pub trait Store: Send + Sync + 'static {
     /// Database connections in use now.
     fn pool_in_use(&self) -> u32;
     /// Puts a failed (or pending) message back in line now.
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<outbox::OutboxMessage>;
+    async fn retry_outbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<outbox::OutboxMessage>;
 
     /// Writes a consistent copy of the database to `path` while it is in
     /// use (SQLite's `VACUUM INTO`); PostgreSQL is backed up with

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::store::backend::{Backend, Column, SqlStore};
 use crate::store::contracts::contract_not_found;
 use crate::store::db_error;
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 
 /// The columns of an order row.
 pub const ORDER_COLUMNS: &str = "id, contract_id, kind, received_on, purchased_on, seats, \
@@ -152,6 +152,7 @@ where
         order: &NewOrder,
         created_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Order> {
         let mut tx = self.begin_write().await?;
         let sql = format!("SELECT seats FROM contracts WHERE id = $1{}", DB::LOCK_ROW);
@@ -218,7 +219,7 @@ where
             subject: recorded.id.to_string(),
             detail: format!("{} {covers}", recorded.kind.as_str()),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(recorded)
     }

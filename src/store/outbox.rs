@@ -9,7 +9,7 @@ use crate::domain::dates::jst_date;
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::db_error;
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 
 /// A message in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -209,7 +209,12 @@ where
         Ok(())
     }
 
-    pub(crate) async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<OutboxMessage> {
+    pub(crate) async fn retry_outbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<OutboxMessage> {
         let sql = format!(
             "UPDATE outbox \
              SET status = 'pending', attempts = 0, next_attempt_at = $1, claimed_until = NULL \
@@ -241,7 +246,7 @@ where
             subject: id.to_string(),
             detail: row.subject.clone(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(row)
     }

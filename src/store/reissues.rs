@@ -14,7 +14,7 @@ use crate::domain::license::{
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
 use crate::store::db_error;
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 use crate::store::keys::{KEY_COLUMNS, KeyRequest, KeyRow};
 
 /// The columns of a reissue request row.
@@ -211,6 +211,7 @@ where
         &self,
         input: &ReissueInput,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
         let mut tx = self.begin_write().await?;
         let (contract, orders) = Self::lock_license(&mut tx, &input.license_id).await?;
@@ -390,7 +391,7 @@ where
             subject: record.id.clone(),
             detail,
         };
-        Self::batch_event(&mut batch, change, record.received_at);
+        Self::batch_event(&mut batch, audit, change, record.received_at);
         batch.run(&mut tx).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(record)
@@ -402,6 +403,7 @@ where
         decided_by: &str,
         now: DateTime<Utc>,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
         let license_id: Option<String> =
             sqlx::query_scalar("SELECT license_id FROM reissue_requests WHERE id = $1")
@@ -459,7 +461,7 @@ where
             subject: id.to_owned(),
             detail: format!("key {} for {}", key.id, key.fingerprint),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(record)
     }
@@ -470,6 +472,7 @@ where
         reason: &str,
         decided_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
@@ -497,7 +500,7 @@ where
             subject: id.to_owned(),
             detail: reason.to_owned(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(record)
     }

@@ -21,7 +21,7 @@ use crate::store::events::{Event, EventQuery};
 use crate::store::inquiries::InquiryQuery;
 use crate::store::outbox::{Delivery, Gauges, OutboxMessage, OutboxQuery};
 use crate::store::reissues::{ReissueInput, ReissueQuery};
-use crate::store::{NewToken, OnRevoked, Store, TokenQuery, TokenRecord, db_error};
+use crate::store::{Audit, NewToken, OnRevoked, Store, TokenQuery, TokenRecord, db_error};
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -60,16 +60,17 @@ where
         name: &str,
         range: &ClosureRange,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Closure> {
-        SqlStore::create_closure(self, name, range, now).await
+        SqlStore::create_closure(self, name, range, now, audit).await
     }
 
     async fn list_closures(&self) -> Result<Vec<Closure>> {
         SqlStore::list_closures(self).await
     }
 
-    async fn delete_closure(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        SqlStore::delete_closure(self, id, now).await
+    async fn delete_closure(&self, id: i64, now: DateTime<Utc>, audit: &Audit) -> Result<bool> {
+        SqlStore::delete_closure(self, id, now, audit).await
     }
 
     async fn create_holiday_override(
@@ -78,24 +79,31 @@ where
         action: &OverrideAction,
         note: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<HolidayOverride> {
-        SqlStore::create_holiday_override(self, date, action, note, now).await
+        SqlStore::create_holiday_override(self, date, action, note, now, audit).await
     }
 
     async fn list_holiday_overrides(&self) -> Result<Vec<HolidayOverride>> {
         SqlStore::list_holiday_overrides(self).await
     }
 
-    async fn delete_holiday_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        SqlStore::delete_holiday_override(self, id, now).await
+    async fn delete_holiday_override(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<bool> {
+        SqlStore::delete_holiday_override(self, id, now, audit).await
     }
 
     async fn create_access_token(
         &self,
         token: &NewToken<'_>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord> {
-        SqlStore::create_access_token(self, token, now).await
+        SqlStore::create_access_token(self, token, now, audit).await
     }
 
     async fn find_active_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
@@ -115,8 +123,9 @@ where
         id: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<TokenRecord>> {
-        SqlStore::revoke_access_token(self, id, reason, now).await
+        SqlStore::revoke_access_token(self, id, reason, now, audit).await
     }
 
     async fn revoke_tokens_created_by(
@@ -124,8 +133,9 @@ where
         creator: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<TokenRecord>> {
-        SqlStore::revoke_tokens_created_by(self, creator, reason, now).await
+        SqlStore::revoke_tokens_created_by(self, creator, reason, now, audit).await
     }
 
     async fn watch_revocations(&self, on_revoked: OnRevoked) {
@@ -136,8 +146,9 @@ where
         &self,
         contract: &NewContract,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Contract> {
-        SqlStore::create_contract(self, contract, now).await
+        SqlStore::create_contract(self, contract, now, audit).await
     }
 
     async fn contract_with_orders(&self, id: &str) -> Result<Option<(Contract, Vec<Order>)>> {
@@ -154,8 +165,9 @@ where
         order: &NewOrder,
         created_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Order> {
-        SqlStore::record_order(self, contract_id, order, created_by, now).await
+        SqlStore::record_order(self, contract_id, order, created_by, now, audit).await
     }
 
     async fn contract_mail_domains(&self, contract_id: &str) -> Result<Vec<String>> {
@@ -169,8 +181,9 @@ where
         remove: &[MailDomain],
         updated_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<String>> {
-        SqlStore::update_mail_domains(self, contract_id, add, remove, updated_by, now).await
+        SqlStore::update_mail_domains(self, contract_id, add, remove, updated_by, now, audit).await
     }
 
     async fn create_inquiry(
@@ -180,6 +193,7 @@ where
         handling_starts_at: DateTime<Utc>,
         submitted_by: &str,
         per_day: i64,
+        audit: &Audit,
     ) -> Result<Inquiry> {
         SqlStore::create_inquiry(
             self,
@@ -188,6 +202,7 @@ where
             handling_starts_at,
             submitted_by,
             per_day,
+            audit,
         )
         .await
     }
@@ -205,8 +220,9 @@ where
         id: i64,
         answer: Option<&str>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<Inquiry>> {
-        SqlStore::answer_inquiry(self, id, answer, now).await
+        SqlStore::answer_inquiry(self, id, answer, now, audit).await
     }
 
     async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>> {
@@ -221,6 +237,7 @@ where
         now: DateTime<Utc>,
         delivery_on: NaiveDate,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<KeyRecord> {
         SqlStore::issue_first_key(
             self,
@@ -230,6 +247,7 @@ where
             now,
             delivery_on,
             mint,
+            audit,
         )
         .await
     }
@@ -238,8 +256,9 @@ where
         &self,
         input: &ReissueInput,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
-        SqlStore::request_reissue(self, input, mint).await
+        SqlStore::request_reissue(self, input, mint, audit).await
     }
 
     async fn approve_reissue(
@@ -248,8 +267,9 @@ where
         decided_by: &str,
         now: DateTime<Utc>,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
-        SqlStore::approve_reissue(self, id, decided_by, now, mint).await
+        SqlStore::approve_reissue(self, id, decided_by, now, mint, audit).await
     }
 
     async fn reject_reissue(
@@ -258,8 +278,9 @@ where
         reason: &str,
         decided_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<ReissueRecord> {
-        SqlStore::reject_reissue(self, id, reason, decided_by, now).await
+        SqlStore::reject_reissue(self, id, reason, decided_by, now, audit).await
     }
 
     async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>> {
@@ -276,8 +297,9 @@ where
         reason: &str,
         revoked_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<KeyRecord> {
-        SqlStore::revoke_key(self, key_id, reason, revoked_by, now).await
+        SqlStore::revoke_key(self, key_id, reason, revoked_by, now, audit).await
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
@@ -316,8 +338,13 @@ where
         self.connections_in_use()
     }
 
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<OutboxMessage> {
-        SqlStore::retry_outbox(self, id, now).await
+    async fn retry_outbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<OutboxMessage> {
+        SqlStore::retry_outbox(self, id, now, audit).await
     }
 
     async fn backup_to(&self, path: &Path) -> Result<()> {

@@ -7,7 +7,7 @@ use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 use crate::domain::token::Role;
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, SqlStore};
-use crate::store::events::Change;
+use crate::store::events::{Audit, Change};
 use crate::store::{NewToken, TokenQuery, TokenRecord, corrupt, db_error, is_unique_violation};
 
 /// The columns of a token row.
@@ -88,6 +88,7 @@ where
         &self,
         token: &NewToken<'_>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord> {
         let sql = format!(
             "INSERT INTO access_tokens \
@@ -132,7 +133,7 @@ where
             subject: record.id.to_string(),
             detail: format!("{} token {:?}{expiry}", role.kind(), record.name),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(record)
     }
@@ -178,6 +179,7 @@ where
         id: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<TokenRecord>> {
         let sql = format!(
             "UPDATE access_tokens SET revoked_at = $1, revoke_reason = $2 \
@@ -202,7 +204,7 @@ where
             subject: id.to_string(),
             detail: reason.to_owned(),
         };
-        Self::record_event(&mut tx, change, now).await?;
+        Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(record))
     }
@@ -212,6 +214,7 @@ where
         creator: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<TokenRecord>> {
         let sql = format!(
             "UPDATE access_tokens SET revoked_at = $1, revoke_reason = $2 \
@@ -238,7 +241,7 @@ where
                 subject: record.id.to_string(),
                 detail: format!("created by token {creator}: {reason}"),
             };
-            Self::record_event(&mut tx, change, now).await?;
+            Self::record_event(&mut tx, audit, change, now).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(records)
