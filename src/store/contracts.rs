@@ -13,7 +13,7 @@ use crate::domain::reply_to::{MailDomain, decide_mail_domains};
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
 use crate::store::events::{Audit, Change};
-use crate::store::orders::{ORDER_COLUMNS, OrderRow, attach_orders};
+use crate::store::orders::{OrderRow, attach_orders, contract_orders_sql, push_page_orders};
 use crate::store::{db_error, is_unique_violation};
 
 /// The columns of a contract row.
@@ -265,10 +265,7 @@ where
         let Some(row) = row else {
             return Ok(None);
         };
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id = $1 ORDER BY id"
-        );
-        let orders: Vec<OrderRow> = sqlx::query_as(&sql)
+        let orders: Vec<OrderRow> = sqlx::query_as(&contract_orders_sql())
             .bind(id)
             .fetch_all(&self.pool)
             .await
@@ -291,14 +288,7 @@ where
         }
         let ids: Vec<String> = contracts.iter().map(|c| c.id.clone()).collect();
         let orders: Vec<OrderRow> = DB::fetch_all(&self.pool, move |sql| {
-            sql.push(format!(
-                "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id IN ("
-            ));
-            let mut list = sql.separated(", ");
-            for id in ids {
-                list.push_bind(id);
-            }
-            sql.push(") ORDER BY contract_id, id");
+            push_page_orders(sql, ids);
         })
         .await
         .map_err(db_error)?;

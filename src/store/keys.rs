@@ -26,6 +26,34 @@ pub const KEY_COLUMNS: &str = "id, license_id, contract_id, sequence, fingerprin
                                signing_key_id, status, supersedes, superseded_by, issued_at, \
                                requested_by, revoked_at, revoke_reason";
 
+/// The contract of license `$1`, locked for the write transaction
+/// ([`Backend::LOCK_ROW`]): the first read of every step that issues a
+/// key.
+pub fn lock_license_sql<DB: Backend>() -> String {
+    format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE license_id = $1{}",
+        DB::LOCK_ROW
+    )
+}
+
+/// License `$1`'s active key.
+pub fn active_key_sql() -> String {
+    format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'")
+}
+
+/// License `$1`'s newest key (a reissue without an active key reads it).
+pub fn newest_key_sql() -> String {
+    format!(
+        "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 \
+         ORDER BY sequence DESC LIMIT 1"
+    )
+}
+
+/// Supersedes key `$2` by key `$1`, before the new key is written where
+/// the backend cannot put it in the batch ([`Backend::UPDATES_IN_BATCH`]).
+pub const SUPERSEDE_KEY: &str =
+    "UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2";
+
 /// One key by id (`$1`): VerifyKey's look-up of the key's record.
 pub fn find_key_sql() -> String {
     format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE id = $1")
@@ -118,11 +146,7 @@ where
         tx: &mut Transaction<'static, DB>,
         license_id: &str,
     ) -> Result<(Contract, Vec<Order>)> {
-        let sql = format!(
-            "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE license_id = $1{}",
-            DB::LOCK_ROW
-        );
-        let row: Option<ContractRow> = sqlx::query_as(&sql)
+        let row: Option<ContractRow> = sqlx::query_as(&lock_license_sql::<DB>())
             .bind(license_id)
             .fetch_optional(&mut **tx)
             .await
@@ -150,10 +174,7 @@ where
         tx: &mut Transaction<'static, DB>,
         license_id: &str,
     ) -> Result<Option<KeyRecord>> {
-        let sql = format!(
-            "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'"
-        );
-        let row: Option<KeyRow> = sqlx::query_as(&sql)
+        let row: Option<KeyRow> = sqlx::query_as(&active_key_sql())
             .bind(license_id)
             .fetch_optional(&mut **tx)
             .await
@@ -221,15 +242,12 @@ where
             } else {
                 // Before the new key is written: one active key per
                 // license.
-                sqlx::query(
-                    "UPDATE license_keys SET status = 'superseded', superseded_by = $1 \
-                     WHERE id = $2",
-                )
-                .bind(&key_id)
-                .bind(&previous.id)
-                .execute(&mut **tx)
-                .await
-                .map_err(db_error)?;
+                sqlx::query(SUPERSEDE_KEY)
+                    .bind(&key_id)
+                    .bind(&previous.id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
             }
         }
         // The key as it is written, without reading it back.

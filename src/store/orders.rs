@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Transaction, Type};
+use sqlx::{
+    ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type,
+};
 
 use crate::domain::contract::{Contract, NewOrder, Order, OrderKind, Period, decide_order};
 use crate::error::{Error, Result};
@@ -21,6 +23,26 @@ use crate::store::events::{Audit, Change};
 /// The columns of an order row.
 pub const ORDER_COLUMNS: &str = "id, contract_id, kind, received_on, purchased_on, seats, \
                                  start_on, end_on, covered_from, certificate_no, superseded_by";
+
+/// Contract `$1`'s orders, oldest first.
+pub fn contract_orders_sql() -> String {
+    format!("SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id = $1 ORDER BY id")
+}
+
+/// Pushes the statement that reads the orders of a page of contracts.
+pub fn push_page_orders<DB: Database>(sql: &mut QueryBuilder<'_, DB>, contract_ids: Vec<String>)
+where
+    String: Column<DB>,
+{
+    sql.push(format!(
+        "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id IN ("
+    ));
+    let mut list = sql.separated(", ");
+    for id in contract_ids {
+        list.push_bind(id);
+    }
+    sql.push(") ORDER BY contract_id, id");
+}
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct OrderRow {
@@ -135,10 +157,7 @@ where
         tx: &mut Transaction<'static, DB>,
         contract_id: &str,
     ) -> Result<Vec<Order>> {
-        let sql = format!(
-            "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id = $1 ORDER BY id"
-        );
-        let rows: Vec<OrderRow> = sqlx::query_as(&sql)
+        let rows: Vec<OrderRow> = sqlx::query_as(&contract_orders_sql())
             .bind(contract_id)
             .fetch_all(&mut **tx)
             .await

@@ -15,7 +15,7 @@ use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
 use crate::store::db_error;
 use crate::store::events::{Audit, Change};
-use crate::store::keys::{KEY_COLUMNS, KeyRequest, KeyRow};
+use crate::store::keys::{KEY_COLUMNS, KeyRequest, KeyRow, newest_key_sql};
 
 /// The columns of a reissue request row.
 pub const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, \
@@ -107,7 +107,7 @@ struct ActiveKeyFacts {
 }
 
 /// The license `$1`'s request with request id `$2`.
-const EARLIER_REISSUE: &str =
+pub const EARLIER_REISSUE: &str =
     "SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2";
 
 /// The id of license `$1`'s reissue waiting for review, if any (index
@@ -264,11 +264,7 @@ where
         let newest = match &active {
             Some(_) => None,
             None => {
-                let sql = format!(
-                    "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 \
-                     ORDER BY sequence DESC LIMIT 1"
-                );
-                let row: Option<KeyRow> = sqlx::query_as(&sql)
+                let row: Option<KeyRow> = sqlx::query_as(&newest_key_sql())
                     .bind(&input.license_id)
                     .fetch_optional(&mut *tx)
                     .await
