@@ -352,6 +352,7 @@ impl SupportApi {
             license_id: text(r.license_id),
             kind: text(r.kind),
             since,
+            request_id: None,
             after_id,
             limit: limit + 1,
         };

@@ -55,6 +55,9 @@ pub struct EventQuery {
     pub kind: Option<String>,
     /// Only events at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Only the events of this request (its `x-request-id`, as the call
+    /// log prints it).
+    pub request_id: Option<String>,
     /// Start after this id.
     pub after_id: Option<i64>,
     /// Most rows.
@@ -221,6 +224,10 @@ where
             }
             if let Some(since) = query.since {
                 conditions.and(sql).push("occurred_at >= ").push_bind(since);
+            }
+            if let Some(request_id) = &query.request_id {
+                let sql = conditions.and(sql).push("request_id = ");
+                sql.push_bind(request_id.clone());
             }
             if let Some(after_id) = query.after_id {
                 conditions.and(sql).push("id > ").push_bind(after_id);
