@@ -151,10 +151,21 @@ impl<DB: Backend> Batch<DB> {
 /// transactions (on SQLite one connection, so that writers queue for it in
 /// order instead of polling the file's lock with SQLite's busy handler,
 /// whose sleeps grow to 100 ms; on PostgreSQL the same pool).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SqlStore<DB: Backend> {
     pub(crate) pool: Pool<DB>,
     pub(crate) writer: Pool<DB>,
+}
+
+// By hand: a derive would ask for `DB: Clone`, which the sqlx database
+// types are not.
+impl<DB: Backend> Clone for SqlStore<DB> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+        }
+    }
 }
 
 impl<DB: Backend> SqlStore<DB> {
