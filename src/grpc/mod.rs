@@ -204,7 +204,6 @@ impl AppState {
                 message: "the access token has expired; ask staff for a new one".into(),
             });
         }
-        crate::telemetry::CallContext::set_actor(&record.name, record.id);
         let request_id = metadata
             .get(crate::telemetry::REQUEST_ID)
             .and_then(|value| value.to_str().ok())
