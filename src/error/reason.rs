@@ -100,6 +100,12 @@ pub enum Reason {
     BackupNotSupported,
     /// `DATABASE_UNAVAILABLE`.
     DatabaseUnavailable,
+    // Any request.
+    /// `INVALID_ARGUMENT`: a malformed field (the field is named in a
+    /// `BadRequest` detail).
+    InvalidArgument,
+    /// `INTERNAL`: a bug or an unexpected failure, logged, never detailed.
+    Internal,
 }
 
 impl Reason {
@@ -148,6 +154,8 @@ impl Reason {
         Self::AlreadySent,
         Self::BackupNotSupported,
         Self::DatabaseUnavailable,
+        Self::InvalidArgument,
+        Self::Internal,
     ];
 
     /// The code as sent.
@@ -196,6 +204,8 @@ impl Reason {
             Self::AlreadySent => "ALREADY_SENT",
             Self::BackupNotSupported => "BACKUP_NOT_SUPPORTED",
             Self::DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::Internal => "INTERNAL",
         }
     }
 }

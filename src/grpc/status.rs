@@ -26,7 +26,7 @@ pub fn to_status(error: Error) -> Status {
     match error {
         Error::InvalidArgument { field, message } => status(
             Code::InvalidArgument,
-            "INVALID_ARGUMENT",
+            Reason::InvalidArgument.as_str(),
             format!("{field}: {message}"),
             Some((&field, &message)),
         ),
@@ -84,7 +84,12 @@ pub fn to_status(error: Error) -> Status {
         }
         Error::Internal(source) => {
             tracing::error!(error = %source, "internal error");
-            status(Code::Internal, "INTERNAL", "internal error".into(), None)
+            status(
+                Code::Internal,
+                Reason::Internal.as_str(),
+                "internal error".into(),
+                None,
+            )
         }
     }
 }
