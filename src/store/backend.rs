@@ -52,7 +52,7 @@ pub trait Backend: Database {
     /// another transaction holds (PostgreSQL only).
     const SKIP_LOCKED: &'static str;
 
-    /// Whether an UPDATE may go in a [`Batch`] before an INSERT that
+    /// Whether an UPDATE may go in a batch of writes before an INSERT that
     /// depends on it. SQLite runs a batch's statements in order;
     /// PostgreSQL runs the `WITH` parts of one statement in no set order.
     const UPDATES_IN_BATCH: bool;

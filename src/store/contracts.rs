@@ -140,7 +140,7 @@ where
 }
 
 /// Pushes the statement of one page of contracts (without their orders),
-/// as [`SqlStore::list_contracts`] runs it.
+/// as `SqlStore::list_contracts` runs it.
 pub fn push_list_contracts<DB: Database>(sql: &mut QueryBuilder<'_, DB>, query: &ContractQuery)
 where
     String: Column<DB>,

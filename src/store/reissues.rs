@@ -116,7 +116,7 @@ pub const PENDING_REISSUE: &str = "SELECT id FROM reissue_requests \
                                    WHERE license_id = $1 AND status = 'pending_review' \
                                    ORDER BY received_at, id LIMIT 1";
 
-/// The facts of a reissue in one statement ([`ActiveKeyFacts`]): `$1`
+/// The facts of a reissue in one statement (`ActiveKeyFacts`): `$1`
 /// license, `$2` request id, `$3` since, `$4` counting limit. The reissued
 /// keys of the license issued after `$3` are counted up to `$4`, so that a
 /// license with many keys costs no more than one with few (the index on
