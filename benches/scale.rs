@@ -72,10 +72,11 @@ use neo_support::domain::license::{Fingerprint, Mint, ReissueStatus};
 use neo_support::domain::token::{Role, TokenSecret};
 use neo_support::signer::keys::Keyring;
 use neo_support::store::contracts::ContractQuery;
-use neo_support::store::licenses::{ReissueInput, ReissueQuery};
 use neo_support::store::postgres::PostgresStore;
+use neo_support::store::reissues::{ReissueInput, ReissueQuery};
 use neo_support::store::sqlite::SqliteStore;
-use neo_support::store::{DatabaseOptions, Store};
+use neo_support::store::{Audit, DatabaseOptions, Store};
+use neo_support::store::{Backend as StoreBackend, contracts, keys, orders, reissues, tokens};
 use rand::Rng as _;
 use sqlx::{Connection as _, Row as _};
 use tokio::runtime::Runtime;
@@ -123,15 +124,6 @@ const SLOW_FILTER_ROUNDS: Rounds = Rounds {
     rounds: 3,
     batch: 1,
 };
-
-// The column lists of src/store/{contracts,licenses,common}.rs
-// (`pub(crate)` there), for the statements whose plans are printed.
-const CONTRACT_COLUMNS: &str =
-    "id, customer_name, contact_email, license_id, seats, customized, created_at";
-const ORDER_COLUMNS: &str = "id, contract_id, kind, received_on, purchased_on, seats, start_on, end_on, covered_from, certificate_no, superseded_by";
-const KEY_COLUMNS: &str = "id, license_id, contract_id, sequence, fingerprint, token, signing_key_id, status, supersedes, superseded_by, issued_at, requested_by, revoked_at, revoke_reason";
-const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, received_at, delivery_on, key_id, requested_by, decided_by, decided_at, reject_reason";
-const TOKEN_COLUMNS: &str = "id, name, role, contract_id, created_at, revoked_at";
 
 /// A fresh fingerprint and request id per reissue, across the whole run.
 static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -297,11 +289,11 @@ impl Statement {
     /// The statement as the source builds it: column lists by name.
     fn shown(&self) -> String {
         [
-            (KEY_COLUMNS, "{KEY_COLUMNS}"),
-            (REISSUE_COLUMNS, "{REISSUE_COLUMNS}"),
-            (CONTRACT_COLUMNS, "{CONTRACT_COLUMNS}"),
-            (ORDER_COLUMNS, "{ORDER_COLUMNS}"),
-            (TOKEN_COLUMNS, "{TOKEN_COLUMNS}"),
+            (keys::KEY_COLUMNS, "{KEY_COLUMNS}"),
+            (reissues::REISSUE_COLUMNS, "{REISSUE_COLUMNS}"),
+            (contracts::CONTRACT_COLUMNS, "{CONTRACT_COLUMNS}"),
+            (orders::ORDER_COLUMNS, "{ORDER_COLUMNS}"),
+            (tokens::TOKEN_COLUMNS, "{TOKEN_COLUMNS}"),
         ]
         .iter()
         .fold(self.sql.clone(), |sql, (columns, name)| {
@@ -313,9 +305,13 @@ impl Statement {
 /// What differs per backend: seeding SQL, plans, sizes.
 trait Backend {
     const NAME: &'static str;
-    /// What the store appends to the statement that locks a license's
-    /// contract (`LOCK_ROW` in src/store/{sqlite,postgres}.rs).
-    const LOCK_ROW: &'static str;
+    /// The store's backend, whose statements are planned.
+    type Db: StoreBackend;
+    /// The text of `list_contracts`'s statement for `query`, as the store
+    /// builds it; `values` as it binds them (their count is checked).
+    fn list_contracts_sql(query: &ContractQuery, values: &[Value]) -> String;
+    /// The text of the statement that reads a page's orders.
+    fn page_orders_sql(contract_ids: &[String]) -> String;
     /// How `analyze` refreshes the statistics.
     const ANALYZE: &'static str;
 
@@ -343,7 +339,19 @@ trait Backend {
 
 impl Backend for SqliteStore {
     const NAME: &'static str = "sqlite";
-    const LOCK_ROW: &'static str = "";
+    type Db = sqlx::Sqlite;
+
+    fn list_contracts_sql(query: &ContractQuery, values: &[Value]) -> String {
+        built::<Self::Db>(|sql| contracts::push_list_contracts(sql, query), values)
+    }
+
+    fn page_orders_sql(contract_ids: &[String]) -> String {
+        let values: Vec<Value> = contract_ids.iter().cloned().map(Value::Text).collect();
+        built::<Self::Db>(
+            |sql| orders::push_page_orders(sql, contract_ids.to_vec()),
+            &values,
+        )
+    }
     const ANALYZE: &'static str = "ANALYZE";
 
     fn store(&self) -> &dyn Store {
@@ -543,7 +551,19 @@ impl Backend for SqliteStore {
 
 impl Backend for PostgresStore {
     const NAME: &'static str = "postgres";
-    const LOCK_ROW: &'static str = " FOR UPDATE";
+    type Db = sqlx::Postgres;
+
+    fn list_contracts_sql(query: &ContractQuery, values: &[Value]) -> String {
+        built::<Self::Db>(|sql| contracts::push_list_contracts(sql, query), values)
+    }
+
+    fn page_orders_sql(contract_ids: &[String]) -> String {
+        let values: Vec<Value> = contract_ids.iter().cloned().map(Value::Text).collect();
+        built::<Self::Db>(
+            |sql| orders::push_page_orders(sql, contract_ids.to_vec()),
+            &values,
+        )
+    }
     const ANALYZE: &'static str = "VACUUM (ANALYZE)";
 
     fn store(&self) -> &dyn Store {
@@ -748,7 +768,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
         customized: false,
     };
     let contract = store
-        .create_contract(&contract, now)
+        .create_contract(&contract, now, &Audit::daemon())
         .await
         .expect("contract");
     let order = NewOrder::FirstYear {
@@ -756,7 +776,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
         purchased_on: today - Duration::days(30),
     };
     store
-        .record_order(&contract.id, &order, "bench", now)
+        .record_order(&contract.id, &order, "bench", now, &Audit::daemon())
         .await
         .expect("first-year order");
     let fingerprint = Fingerprint::parse("srv-00.bench.example:FIRST").expect("valid");
@@ -768,6 +788,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> (String, String) {
             now,
             today,
             mint,
+            &Audit::daemon(),
         )
         .await
         .expect("first key");
@@ -793,7 +814,7 @@ async fn reissue(
         reissues_before_review,
     };
     let record = store
-        .request_reissue(&input, mint)
+        .request_reissue(&input, mint, &Audit::daemon())
         .await
         .expect("reissue recorded");
     std::hint::black_box(record);
@@ -839,6 +860,7 @@ impl<'a> Target<'a> {
                         &Role::Customer { contract_id },
                         &secret.hash(),
                         now,
+                        &Audit::daemon(),
                     )
                     .await
                     .expect("customer token");
@@ -1175,17 +1197,34 @@ async fn measure(targets: [&Target<'_>; 2], mint: &dyn Mint) -> Vec<Line> {
     lines
 }
 
-/// `recent_reissues_sql` of src/store/licenses.rs: the reissues of license
-/// `$1` since `since`, counted up to `limit`.
-fn recent_reissues(since: &str, limit: &str) -> String {
-    format!(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM license_keys \
-         WHERE license_id = $1 AND sequence > 1 AND issued_at > {since} LIMIT {limit}) AS recent"
-    )
+/// The text of a listing as the store builds it with its `QueryBuilder`
+/// (`?` placeholders on SQLite, `$N` on PostgreSQL). `values` must be
+/// given in the order the store binds them: the count is checked.
+fn built<DB: StoreBackend>(
+    push: impl FnOnce(&mut sqlx::QueryBuilder<'_, DB>),
+    values: &[Value],
+) -> String {
+    let mut sql = sqlx::QueryBuilder::new("");
+    push(&mut sql);
+    let sql = sql.into_sql();
+    let placeholders = if sql.contains('$') {
+        (1..=values.len() + 1)
+            .take_while(|n| sql.contains(&format!("${n}")))
+            .count()
+    } else {
+        sql.matches('?').count()
+    };
+    assert_eq!(
+        placeholders,
+        values.len(),
+        "the bench's values for {sql:?} no longer match the store's"
+    );
+    sql
 }
 
 /// The statements behind the timed calls, with values from the seeded
-/// database. Each text is copied from src/store/*.rs; `mirrors` names the
+/// database. Each text is the store's own (the `*_sql` functions and
+/// constants of src/store, and its listing builders); `mirrors` names the
 /// function that runs it.
 async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
     let now = Utc::now();
@@ -1207,34 +1246,55 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
         .await
         .expect("a page of contracts");
     let page_ids: Vec<String> = first_page.into_iter().map(|(c, _)| c.id).collect();
-    let placeholders: Vec<String> = (1..=page_ids.len()).map(|i| format!("${i}")).collect();
-    const LIVE: &str = "o.contract_id = c.id AND o.kind <> 'add-seats' AND o.superseded_by IS NULL AND o.end_on IS NOT NULL";
     let (review_on, review_id) = full.review_cursor.1.clone();
+    let first_contracts = ContractQuery {
+        limit: PAGE_ROWS,
+        ..ContractQuery::default()
+    };
+    let later_contracts = ContractQuery {
+        after_id: Some(full.contracts_cursor.1.clone()),
+        limit: PAGE_ROWS,
+        ..ContractQuery::default()
+    };
+    let lapsed = ContractQuery {
+        status: Some((ContractStatus::Lapsed, today)),
+        limit: PAGE_ROWS,
+        ..ContractQuery::default()
+    };
+    let threshold = Value::Date(renewal_threshold(today));
+    let on = Value::Date(today);
+    // In the order push_list_contracts binds them for a lapsed filter:
+    // the recent ends, then active, started and the last end, the limit.
+    let lapsed_values = vec![
+        threshold.clone(),
+        on.clone(),
+        on.clone(),
+        on.clone(),
+        on.clone(),
+        on.clone(),
+        threshold,
+        Value::Int(PAGE_ROWS),
+    ];
+    let page_values: Vec<Value> = page_ids.iter().cloned().map(Value::Text).collect();
+    let later_values = vec![
+        Value::Text(full.contracts_cursor.1.clone()),
+        Value::Int(PAGE_ROWS),
+    ];
     vec![
         Statement {
             mirrors: "request_reissue: lock_license, the contract (FOR UPDATE on PostgreSQL)",
-            sql: format!(
-                "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE license_id = $1{}",
-                B::LOCK_ROW
-            ),
+            sql: keys::lock_license_sql::<B::Db>(),
             values: vec![license.clone()],
         },
         Statement {
             mirrors: "request_reissue: lock_license, the contract's orders",
-            sql: format!(
-                "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id = $1 ORDER BY id"
-            ),
+            sql: orders::contract_orders_sql(),
             values: vec![Value::Text(contract_id)],
         },
         Statement {
-            mirrors: "request_reissue: active_key_facts_sql, the active key with the request id and the recent count",
-            sql: format!(
-                "SELECT {KEY_COLUMNS}, \
-                 (SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2) AS earlier_reissue_id, \
-                 ({RECENT_REISSUES}) AS recent_reissues \
-                 FROM license_keys WHERE license_id = $1 AND status = 'active'",
-                RECENT_REISSUES = recent_reissues("$3", "$4"),
-            ),
+            mirrors: "request_reissue: active_key_facts_sql, the active key with the request id, \
+                      the pending request and the recent count",
+            sql: reissues::active_key_facts_sql(),
             values: vec![
                 license.clone(),
                 Value::Text("bench-1".into()),
@@ -1244,29 +1304,27 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
         },
         Statement {
             mirrors: "request_reissue: the same request id, alone (when the license has no active key)",
-            sql: "SELECT id FROM reissue_requests WHERE license_id = $1 AND request_id = $2".into(),
+            sql: reissues::EARLIER_REISSUE.into(),
             values: vec![license.clone(), Value::Text("bench-1".into())],
         },
         Statement {
-            mirrors: "request_reissue: recent_reissues_sql, alone (when the license has no active key)",
-            sql: recent_reissues("$2", "$3"),
-            values: vec![
-                license.clone(),
-                Value::Time(now - Duration::days(365)),
-                Value::Int(i64::MAX),
-            ],
+            mirrors: "request_reissue: the request waiting for review, alone (no active key)",
+            sql: reissues::PENDING_REISSUE.into(),
+            values: vec![license.clone()],
+        },
+        Statement {
+            mirrors: "request_reissue: the newest key (no active key)",
+            sql: keys::newest_key_sql(),
+            values: vec![license.clone()],
         },
         Statement {
             mirrors: "active_key_in, a license's active key (approve_reissue)",
-            sql: format!(
-                "SELECT {KEY_COLUMNS} FROM license_keys WHERE license_id = $1 AND status = 'active'"
-            ),
+            sql: keys::active_key_sql(),
             values: vec![license.clone()],
         },
         Statement {
             mirrors: "request_reissue: issue_key_in, supersede the old key",
-            sql: "UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2"
-                .into(),
+            sql: keys::SUPERSEDE_KEY.into(),
             values: vec![
                 Value::Text(seeded_key(1)),
                 Value::Text(full.key_id(0).to_owned()),
@@ -1274,69 +1332,42 @@ async fn statements<B: Backend>(db: &B, full: &Target<'_>) -> Vec<Statement> {
         },
         Statement {
             mirrors: "find_key (VerifyKey's key record)",
-            sql: format!("SELECT {KEY_COLUMNS} FROM license_keys WHERE id = $1"),
+            sql: keys::find_key_sql(),
             values: vec![Value::Text(full.key_id(0).to_owned())],
         },
         Statement {
             mirrors: "find_active_token (every call's token)",
-            sql: format!(
-                "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
-            ),
+            sql: tokens::find_active_token_sql(),
             values: vec![Value::Text(full.token_hash(0).to_owned())],
         },
         Statement {
             mirrors: "list_contracts, first page",
-            sql: format!("SELECT {CONTRACT_COLUMNS} FROM contracts c ORDER BY c.id LIMIT $1"),
+            sql: B::list_contracts_sql(&first_contracts, &[Value::Int(PAGE_ROWS)]),
             values: vec![Value::Int(PAGE_ROWS)],
         },
         Statement {
             mirrors: "list_contracts, a later page (keyset cursor)",
-            sql: format!(
-                "SELECT {CONTRACT_COLUMNS} FROM contracts c WHERE c.id > $1 ORDER BY c.id LIMIT $2"
-            ),
-            values: vec![
-                Value::Text(full.contracts_cursor.1.clone()),
-                Value::Int(PAGE_ROWS),
-            ],
+            sql: B::list_contracts_sql(&later_contracts, &later_values),
+            values: later_values.clone(),
         },
         Statement {
             mirrors: "list_contracts, the page's orders",
-            sql: format!(
-                "SELECT {ORDER_COLUMNS} FROM contract_orders WHERE contract_id IN ({}) ORDER BY contract_id, id",
-                placeholders.join(", ")
-            ),
-            values: page_ids.into_iter().map(Value::Text).collect(),
+            sql: B::page_orders_sql(&page_ids),
+            values: page_values.clone(),
         },
         Statement {
-            mirrors: "list_contracts with status lapsed (status_clause), first page",
-            sql: format!(
-                "SELECT {CONTRACT_COLUMNS} FROM contracts c WHERE \
-                 c.id IN (SELECT o.contract_id FROM contract_orders o WHERE o.end_on >= $2 AND o.end_on < $1) \
-                 AND NOT EXISTS (SELECT 1 FROM contract_orders o WHERE {LIVE} AND o.covered_from <= $1 AND o.end_on >= $1) \
-                 AND EXISTS (SELECT 1 FROM contract_orders o WHERE {LIVE} AND o.covered_from <= $1) \
-                 AND (SELECT MAX(o.end_on) FROM contract_orders o WHERE {LIVE} AND o.end_on < $1) >= $2 \
-                 ORDER BY c.id LIMIT $3"
-            ),
-            values: vec![
-                Value::Date(today),
-                Value::Date(renewal_threshold(today)),
-                Value::Int(PAGE_ROWS),
-            ],
+            mirrors: "list_contracts with status lapsed (push_status), first page",
+            sql: B::list_contracts_sql(&lapsed, &lapsed_values),
+            values: lapsed_values.clone(),
         },
         Statement {
             mirrors: "list_reissues pending_review, first page",
-            sql: format!(
-                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
-                 ORDER BY delivery_on, id LIMIT $2"
-            ),
+            sql: reissues::list_reissues_sql(false),
             values: vec![Value::Text("pending_review".into()), Value::Int(PAGE_ROWS)],
         },
         Statement {
             mirrors: "list_reissues pending_review, a later page (keyset cursor)",
-            sql: format!(
-                "SELECT {REISSUE_COLUMNS} FROM reissue_requests WHERE status = $1 \
-                 AND (delivery_on, id) > ($2, $3) ORDER BY delivery_on, id LIMIT $4"
-            ),
+            sql: reissues::list_reissues_sql(true),
             values: vec![
                 Value::Text("pending_review".into()),
                 Value::Date(review_on),

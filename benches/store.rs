@@ -41,10 +41,10 @@ use neo_support::domain::contract::{ContractId, EmailAddress, NewContract, NewOr
 use neo_support::domain::dates::jst_date;
 use neo_support::domain::license::{Fingerprint, Mint};
 use neo_support::signer::keys::Keyring;
-use neo_support::store::licenses::ReissueInput;
 use neo_support::store::postgres::PostgresStore;
+use neo_support::store::reissues::ReissueInput;
 use neo_support::store::sqlite::SqliteStore;
-use neo_support::store::{DatabaseOptions, Store};
+use neo_support::store::{Audit, DatabaseOptions, Store};
 use sqlx::Connection as _;
 use tokio::runtime::Runtime;
 
@@ -105,7 +105,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> String {
         customized: false,
     };
     let contract = store
-        .create_contract(&contract, now)
+        .create_contract(&contract, now, &Audit::daemon())
         .await
         .expect("contract");
     let order = NewOrder::FirstYear {
@@ -113,7 +113,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> String {
         purchased_on: today - Duration::days(30),
     };
     store
-        .record_order(&contract.id, &order, "bench", now)
+        .record_order(&contract.id, &order, "bench", now, &Audit::daemon())
         .await
         .expect("first-year order");
     let fingerprint = Fingerprint::parse("srv-00.bench.example:FIRST").expect("valid");
@@ -125,6 +125,7 @@ async fn licensed(store: &dyn Store, mint: &dyn Mint) -> String {
             now,
             today,
             mint,
+            &Audit::daemon(),
         )
         .await
         .expect("first key");
@@ -148,7 +149,7 @@ async fn reissue(store: &dyn Store, mint: &dyn Mint, license_ids: &[String]) {
         reissues_before_review: i64::MAX,
     };
     let record = store
-        .request_reissue(&input, mint)
+        .request_reissue(&input, mint, &Audit::daemon())
         .await
         .expect("reissue recorded");
     black_box(record);

@@ -686,7 +686,9 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                 expires_at: expires_in.map(|days| now + chrono::Duration::days(i64::from(days))),
                 created_by: None,
             };
-            let record = store.create_access_token(&token, now).await?;
+            let record = store
+                .create_access_token(&token, now, &crate::store::Audit::daemon())
+                .await?;
             let expiry = record
                 .expires_at
                 .map(|expires| format!(", expires {}", at(expires)))
@@ -752,7 +754,11 @@ async fn run_token(command: TokenCommand) -> Result<()> {
                 ));
             }
             let store = database.connect().await?;
-            if store.revoke_access_token(id, reason, now).await?.is_none() {
+            if store
+                .revoke_access_token(id, reason, now, &crate::store::Audit::daemon())
+                .await?
+                .is_none()
+            {
                 return Err(Error::NotFound {
                     reason: "TOKEN_NOT_FOUND",
                     message: format!("no token in use has id {id}"),

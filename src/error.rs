@@ -1,5 +1,10 @@
-//! The library's one error type. Only `grpc` turns it into a
-//! `tonic::Status`; internal causes are logged there and never sent.
+//! The library's one error type and its stable reason codes
+//! ([`Reason`]). Only `grpc` turns an error into a `tonic::Status`;
+//! internal causes are logged there and never sent.
+
+pub mod reason;
+
+pub use reason::Reason;
 
 /// Result with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -120,7 +125,7 @@ impl Error {
     /// Refuses a call that needs a staff token.
     pub fn staff_only() -> Self {
         Self::PermissionDenied {
-            reason: "STAFF_ONLY",
+            reason: Reason::StaffOnly.as_str(),
             message: "this call needs a staff token".into(),
         }
     }

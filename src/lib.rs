@@ -6,8 +6,9 @@
 //!   ([`domain::holidays`], [`domain::calendar`]), date parsing
 //!   ([`domain::dates`]) and access tokens ([`domain::token`]).
 //! - [`error`]: the one error type of the library.
-//! - [`store`]: the [`store::Store`] trait and its SQLite and PostgreSQL
-//!   implementations.
+//! - [`store`]: the [`store::Store`] trait, implemented once by
+//!   [`store::SqlStore`] over a small [`store::Backend`] trait (SQLite,
+//!   PostgreSQL), in plain functions by topic.
 //! - [`grpc`]: the generated protobuf types, the gRPC services and the
 //!   conversion between proto messages and domain types; the only place
 //!   that builds `tonic::Status`.

@@ -26,7 +26,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::clock::Clock;
 use crate::store::Store;
-use crate::store::licenses::{Delivery, OutboxMessage};
+use crate::store::outbox::{Delivery, OutboxMessage};
 
 /// How to reach the SMTP server.
 #[derive(Clone)]

@@ -30,65 +30,9 @@ use crate::clock::Clock;
 use crate::store::Store;
 
 /// The header that carries a call's request id (given by the client, or
-/// made here), echoed in the response.
+/// made here), echoed in the response; the gRPC layer records it in the
+/// audit trail.
 pub const REQUEST_ID: &str = "x-request-id";
-
-/// Who is calling and which request this is, for the audit trail. The
-/// call log opens it around every call; authentication fills in the
-/// token's name and id.
-#[derive(Debug, Default)]
-pub struct CallContext {
-    actor: Option<String>,
-    actor_token_id: Option<i64>,
-    request_id: Option<String>,
-}
-
-tokio::task_local! {
-    static CALL: std::cell::RefCell<CallContext>;
-}
-
-impl CallContext {
-    /// Runs `future` inside a call with this request id.
-    pub async fn scope<F: Future>(request_id: String, future: F) -> F::Output {
-        let context = CallContext {
-            actor: None,
-            actor_token_id: None,
-            request_id: Some(request_id),
-        };
-        CALL.scope(std::cell::RefCell::new(context), future).await
-    }
-
-    /// Records the authenticated token's name and id for the rest of the
-    /// call.
-    pub fn set_actor(name: &str, token_id: i64) {
-        let _ = CALL.try_with(|call| {
-            let mut call = call.borrow_mut();
-            call.actor = Some(name.to_owned());
-            call.actor_token_id = Some(token_id);
-        });
-    }
-
-    /// The id of the current call's token; `None` outside a call or before
-    /// authentication.
-    pub fn current_token_id() -> Option<i64> {
-        CALL.try_with(|call| call.borrow().actor_token_id)
-            .ok()
-            .flatten()
-    }
-
-    /// `(actor, request id)` of the current call; outside a call, the
-    /// `neo-supportd` commands.
-    pub fn current() -> (String, Option<String>) {
-        CALL.try_with(|call| {
-            let call = call.borrow();
-            (
-                call.actor.clone().unwrap_or_else(|| "anonymous".into()),
-                call.request_id.clone(),
-            )
-        })
-        .unwrap_or_else(|_| ("neo-supportd".into(), None))
-    }
-}
 
 /// The label of each RPC the server answers, by request path: a fixed
 /// set, so that no caller can grow the metrics by calling made-up paths.
@@ -263,7 +207,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
             let started = Instant::now();
-            let mut result = CallContext::scope(request_id.clone(), inner.call(request)).await;
+            let mut result = inner.call(request).await;
             let elapsed = started.elapsed();
             // A refusal travels in the headers (trailers-only); a success
             // carries its status in the trailers: OK.

@@ -7,6 +7,7 @@ use neo_support::domain::token::Role;
 use neo_support::grpc::Settings;
 use neo_support::grpc::pb;
 use neo_support::server::ServeOptions;
+use neo_support::store::Audit;
 use tonic::Code;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -57,7 +58,7 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
         assert!(
             server
                 .store
-                .revoke_token(id, chrono::Utc::now())
+                .revoke_token(id, chrono::Utc::now(), &Audit::daemon())
                 .await
                 .unwrap()
         );
@@ -92,7 +93,7 @@ async fn a_token_revoked_in_the_database_is_refused_once_the_cache_time_has_pass
         assert!(
             server
                 .store
-                .revoke_token(id, chrono::Utc::now())
+                .revoke_token(id, chrono::Utc::now(), &Audit::daemon())
                 .await
                 .unwrap()
         );
@@ -188,7 +189,13 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
         let (id, _) = server.token("bob", Role::Staff).await;
         let taken = server
             .store
-            .create_token("bob", &Role::Staff, "another-hash", chrono::Utc::now())
+            .create_token(
+                "bob",
+                &Role::Staff,
+                "another-hash",
+                chrono::Utc::now(),
+                &Audit::daemon(),
+            )
             .await;
         assert!(
             matches!(
@@ -203,7 +210,7 @@ async fn token_names_in_use_are_unique_but_reusable_after_revocation() {
         );
         server
             .store
-            .revoke_token(id, chrono::Utc::now())
+            .revoke_token(id, chrono::Utc::now(), &Audit::daemon())
             .await
             .unwrap();
         server.token("bob", Role::Staff).await;
@@ -597,7 +604,7 @@ async fn a_token_revoked_on_the_database_by_another_process_is_refused_within_a_
             .await
             .unwrap();
         other
-            .revoke_access_token(id, "laptop stolen", chrono::Utc::now())
+            .revoke_access_token(id, "laptop stolen", chrono::Utc::now(), &Audit::daemon())
             .await
             .unwrap()
             .unwrap();
@@ -774,7 +781,12 @@ async fn a_revocation_made_while_the_listener_reconnects_is_not_missed() {
     // Revoked while nobody listens: the notification is lost.
     server
         .store
-        .revoke_access_token(id, "while reconnecting", chrono::Utc::now())
+        .revoke_access_token(
+            id,
+            "while reconnecting",
+            chrono::Utc::now(),
+            &Audit::daemon(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -807,7 +819,12 @@ async fn a_revocation_made_while_the_listener_reconnects_is_not_missed() {
     walter.get_calendar_day(day()).await.unwrap();
     server
         .store
-        .revoke_access_token(id, "after reconnecting", chrono::Utc::now())
+        .revoke_access_token(
+            id,
+            "after reconnecting",
+            chrono::Utc::now(),
+            &Audit::daemon(),
+        )
         .await
         .unwrap()
         .unwrap();

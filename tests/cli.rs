@@ -2,6 +2,7 @@
 //! serves on a real port, `neo-support` talks to it, and SIGTERM stops the
 //! server cleanly.
 
+use neo_support::store::Audit;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -858,6 +859,7 @@ async fn stored_escape_sequences_reach_the_terminal_escaped() {
             now,
             "db edit",
             20,
+            &Audit::daemon(),
         )
         .await
         .unwrap();

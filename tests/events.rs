@@ -208,3 +208,36 @@ async fn every_change_is_on_record_with_who_and_which_request() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_events_of_one_request_are_found_by_its_request_id() {
+    on_each_backend(async |server| {
+        let mut staff = server.staff().await;
+        for (n, request_id) in ["req-find-0001", "req-find-0002"].into_iter().enumerate() {
+            let id = format!("F{n}");
+            let mut request =
+                tonic::Request::new(new_contract(&id, &format!("LIC-{id}"), 10, false));
+            request
+                .metadata_mut()
+                .insert("x-request-id", request_id.parse().unwrap());
+            staff.create_contract(request).await.unwrap();
+        }
+        let query = neo_support::store::events::EventQuery {
+            request_id: Some("req-find-0002".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let events = server.store.list_events(&query).await.unwrap();
+        let found: Vec<(&str, &str, &str)> = events
+            .iter()
+            .map(|e| (e.kind.as_str(), e.subject.as_str(), e.actor.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [("contract.created", "F1", "test staff")],
+            "{}",
+            server.label
+        );
+    })
+    .await;
+}

@@ -45,7 +45,7 @@ async fn active_contract(server: &TestServer, id: &str, customized: bool) {
 }
 
 async fn count(server: &TestServer) -> usize {
-    let query = neo_support::store::contracts::InquiryQuery {
+    let query = neo_support::store::inquiries::InquiryQuery {
         limit: 1000,
         ..Default::default()
     };
@@ -245,7 +245,7 @@ async fn every_refusal_has_its_reason_and_stores_nothing() {
                 "{field}"
             );
         }
-        let outbox = neo_support::store::licenses::OutboxQuery {
+        let outbox = neo_support::store::outbox::OutboxQuery {
             limit: 100,
             ..Default::default()
         };
@@ -495,7 +495,7 @@ async fn customer_token(server: &TestServer, contract_id: &str) -> String {
 }
 
 async fn outbox_len(server: &TestServer) -> usize {
-    let query = neo_support::store::licenses::OutboxQuery {
+    let query = neo_support::store::outbox::OutboxQuery {
         limit: 1000,
         ..Default::default()
     };

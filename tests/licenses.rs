@@ -141,7 +141,7 @@ async fn a_first_key_needs_no_support_period_and_is_given_once() {
         // The first key's e-mail is in the outbox.
         let outbox = server
             .store
-            .list_outbox(&neo_support::store::licenses::OutboxQuery {
+            .list_outbox(&neo_support::store::outbox::OutboxQuery {
                 limit: 10,
                 ..Default::default()
             })
@@ -208,7 +208,7 @@ async fn a_reissue_supersedes_the_old_key_in_one_step_and_queues_its_email() {
 
         let outbox = server
             .store
-            .list_outbox(&neo_support::store::licenses::OutboxQuery {
+            .list_outbox(&neo_support::store::outbox::OutboxQuery {
                 limit: 10,
                 ..Default::default()
             })
@@ -367,7 +367,7 @@ async fn a_reissue_needs_an_active_contract_and_writes_nothing_otherwise() {
         assert_eq!(
             server
                 .store
-                .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                .list_outbox(&neo_support::store::outbox::OutboxQuery {
                     limit: 10,
                     ..Default::default()
                 })
@@ -972,7 +972,7 @@ async fn many_reissues_at_once_leave_one_active_key_and_no_gaps() {
         assert_eq!(
             server
                 .store
-                .list_outbox(&neo_support::store::licenses::OutboxQuery {
+                .list_outbox(&neo_support::store::outbox::OutboxQuery {
                     limit: 100,
                     ..Default::default()
                 })

@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::{TestServer, first_year, jst_at, new_contract, on_each_backend};
 use neo_support::grpc::pb;
 use neo_support::mail::{Mailer, SmtpSettings, WorkerSettings, deliver_one};
-use neo_support::store::licenses::OutboxQuery;
+use neo_support::store::outbox::OutboxQuery;
 
 /// aiosmtpd on a port, storing mail in a Maildir.
 struct SmtpServer {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{POSTGRES_ENV, TestDb};
-use neo_support::store::{self, DatabaseOptions};
+use neo_support::store::{self, Audit, DatabaseOptions};
 
 #[tokio::test]
 async fn three_replicas_starting_at_once_migrate_one_postgres_database_safely() {
@@ -47,6 +47,7 @@ async fn a_sqlite_file_and_its_directory_are_created_on_first_start_and_reopened
             &neo_support::domain::token::Role::Staff,
             "hash",
             chrono::Utc::now(),
+            &Audit::daemon(),
         )
         .await
         .unwrap();

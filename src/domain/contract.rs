@@ -11,6 +11,8 @@ use std::fmt;
 
 use chrono::{Datelike, Months, NaiveDate};
 
+use crate::error::Reason;
+
 /// A contract id: staff may give the vendor's existing contract number;
 /// otherwise one is generated. 1 to 64 characters from `A-Z a-z 0-9 - _ .`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -286,11 +288,11 @@ impl OrderRefusal {
     /// The stable ErrorInfo reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::RecontinuationRequired { .. } => "RECONTINUATION_REQUIRED",
-            Self::RenewalStillAllowed { .. } => "RENEWAL_STILL_ALLOWED",
-            Self::FirstYearRequired => "FIRST_YEAR_REQUIRED",
-            Self::FirstYearExists => "FIRST_YEAR_EXISTS",
-            Self::OverlappingPeriod { .. } => "OVERLAPPING_PERIOD",
+            Self::RecontinuationRequired { .. } => Reason::RecontinuationRequired.as_str(),
+            Self::RenewalStillAllowed { .. } => Reason::RenewalStillAllowed.as_str(),
+            Self::FirstYearRequired => Reason::FirstYearRequired.as_str(),
+            Self::FirstYearExists => Reason::FirstYearExists.as_str(),
+            Self::OverlappingPeriod { .. } => Reason::OverlappingPeriod.as_str(),
         }
     }
 }

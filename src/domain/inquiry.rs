@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::contract::{ContractStatus, EmailAddress};
+use crate::error::Reason;
 
 /// Longest subject, in characters.
 pub const MAX_SUBJECT_CHARS: usize = 200;
@@ -184,9 +185,9 @@ impl InquiryRefusal {
     /// The stable ErrorInfo reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::NeoSupportRequired => "NEO_SUPPORT_REQUIRED",
-            Self::SupportExpired(_) => "SUPPORT_EXPIRED",
-            Self::CustomizationNotCovered => "CUSTOMIZATION_NOT_COVERED",
+            Self::NeoSupportRequired => Reason::NeoSupportRequired.as_str(),
+            Self::SupportExpired(_) => Reason::SupportExpired.as_str(),
+            Self::CustomizationNotCovered => Reason::CustomizationNotCovered.as_str(),
         }
     }
 }

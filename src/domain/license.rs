@@ -7,6 +7,9 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::contract::{ContractStatus, status_on};
+use crate::error::{Error, Reason};
+
 /// The `iss` claim of every key this service signs.
 pub const ISSUER: &str = "neo-support";
 /// The product every key licenses.
@@ -266,6 +269,284 @@ pub struct ReissueRecord {
     pub review_reason: Option<String>,
 }
 
+/// A license's keys, as far as a reissue asks about them.
+#[derive(Debug, Clone, Copy)]
+pub enum LicenseKeys<'a> {
+    /// The license never had a key.
+    None,
+    /// The license's active key, and how many keys were reissued in the
+    /// last 365 days (counted up to the allowance).
+    Active {
+        /// The active key.
+        key: &'a KeyRecord,
+        /// Reissued keys in the last 365 days, counted up to the allowance.
+        recent_reissues: i64,
+    },
+    /// No key is active: the newest one, which staff revoked (a newer key
+    /// would be active).
+    Revoked(&'a KeyRecord),
+}
+
+/// What the store knows when a reissue arrives, read under the lock on
+/// the license's contract.
+#[derive(Debug, Clone, Copy)]
+pub struct ReissueFacts<'a> {
+    /// The license.
+    pub license_id: &'a str,
+    /// Its contract.
+    pub contract_id: &'a str,
+    /// The contract's orders.
+    pub orders: &'a [crate::domain::contract::Order],
+    /// The JST date the request was received.
+    pub received_on: NaiveDate,
+    /// The fingerprint asked for.
+    pub fingerprint: &'a Fingerprint,
+    /// The client's request id.
+    pub request_id: &'a str,
+    /// The license's earlier request with the same request id, if any.
+    pub earlier: Option<&'a ReissueRecord>,
+    /// The id of the license's request waiting for review, if any.
+    pub pending_reissue_id: Option<&'a str>,
+    /// The license's keys.
+    pub keys: LicenseKeys<'a>,
+    /// Reissues signed at once per rolling 365 days; more wait for review.
+    pub reissues_before_review: i64,
+}
+
+/// What to do with a reissue request (SPEC.md section 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReissueDecision {
+    /// The request id was used before for the same fingerprint: answer
+    /// with that request as it stands.
+    Repeat,
+    /// The active key is bound to the fingerprint already: record the
+    /// request with that key.
+    Unchanged,
+    /// Record the request to wait for staff review, for this reason.
+    Review {
+        /// Why it waits.
+        reason: String,
+    },
+    /// Sign a new key that supersedes the active one.
+    Issue,
+}
+
+/// Why a reissue request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReissueRefusal {
+    /// The request id was used before for another fingerprint.
+    RequestIdReused {
+        /// The request id.
+        request_id: String,
+    },
+    /// The support contract is not active on the day received.
+    SupportExpired {
+        /// The contract.
+        contract_id: String,
+        /// The JST date received.
+        on: NaiveDate,
+    },
+    /// Another request of the license waits for review.
+    Pending {
+        /// The license.
+        license_id: String,
+        /// The request that waits.
+        pending_id: String,
+    },
+    /// The license never had a key: staff issue its first one.
+    NoFirstKey {
+        /// The license.
+        license_id: String,
+    },
+}
+
+impl ReissueRefusal {
+    /// The stable reason code.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::RequestIdReused { .. } => Reason::RequestIdReused,
+            Self::SupportExpired { .. } => Reason::SupportExpired,
+            Self::Pending { .. } => Reason::ReissuePending,
+            Self::NoFirstKey { .. } => Reason::NoFirstKey,
+        }
+    }
+}
+
+impl fmt::Display for ReissueRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RequestIdReused { request_id } => write!(
+                f,
+                "request id {request_id} was already used for another fingerprint; \
+                 choose a new request id"
+            ),
+            Self::SupportExpired { contract_id, on } => write!(
+                f,
+                "the support contract {contract_id} is not active on {on} (JST); \
+                 a reissue needs an active annual support contract"
+            ),
+            Self::Pending {
+                license_id,
+                pending_id,
+            } => write!(
+                f,
+                "license {license_id} already has reissue {pending_id} waiting for staff review; \
+                 one request may wait at a time: wait for staff's decision"
+            ),
+            Self::NoFirstKey { license_id } => write!(
+                f,
+                "license {license_id} has no key yet; staff issue its first key"
+            ),
+        }
+    }
+}
+
+impl From<ReissueRefusal> for Error {
+    fn from(refusal: ReissueRefusal) -> Self {
+        let reason = refusal.reason().as_str();
+        let message = refusal.to_string();
+        match refusal {
+            ReissueRefusal::RequestIdReused { .. } => Error::AlreadyExists { reason, message },
+            _ => Error::FailedPrecondition { reason, message },
+        }
+    }
+}
+
+/// Decides a reissue request from the facts on record: the same request id
+/// answers as the first time; otherwise the contract must be active, no
+/// other request may wait for review, and the license must have had a
+/// key. Then the active key's own fingerprint leaves it unchanged; a key
+/// staff revoked, or the allowance used up, sends the request to review;
+/// else a new key is signed.
+pub fn decide_reissue(facts: &ReissueFacts<'_>) -> Result<ReissueDecision, ReissueRefusal> {
+    if let Some(earlier) = facts.earlier {
+        if earlier.fingerprint != facts.fingerprint.as_str() {
+            return Err(ReissueRefusal::RequestIdReused {
+                request_id: facts.request_id.to_owned(),
+            });
+        }
+        return Ok(ReissueDecision::Repeat);
+    }
+    if status_on(facts.orders, facts.received_on) != ContractStatus::Active {
+        return Err(ReissueRefusal::SupportExpired {
+            contract_id: facts.contract_id.to_owned(),
+            on: facts.received_on,
+        });
+    }
+    if let Some(pending_id) = facts.pending_reissue_id {
+        return Err(ReissueRefusal::Pending {
+            license_id: facts.license_id.to_owned(),
+            pending_id: pending_id.to_owned(),
+        });
+    }
+    match facts.keys {
+        LicenseKeys::None => Err(ReissueRefusal::NoFirstKey {
+            license_id: facts.license_id.to_owned(),
+        }),
+        LicenseKeys::Revoked(key) => Ok(ReissueDecision::Review {
+            reason: revoked_key_review(key),
+        }),
+        LicenseKeys::Active { key, .. } if key.fingerprint == facts.fingerprint.as_str() => {
+            Ok(ReissueDecision::Unchanged)
+        }
+        LicenseKeys::Active {
+            recent_reissues, ..
+        } => {
+            if recent_reissues >= facts.reissues_before_review {
+                let allowance = facts.reissues_before_review.max(0);
+                Ok(ReissueDecision::Review {
+                    reason: format!(
+                        "the allowance of {allowance} reissues signed at once per 365 days \
+                         is used up"
+                    ),
+                })
+            } else {
+                Ok(ReissueDecision::Issue)
+            }
+        }
+    }
+}
+
+/// Why a reissue after staff revoked the license's key waits for review.
+pub fn revoked_key_review(key: &KeyRecord) -> String {
+    let at = key
+        .revoked_at
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let reason = key.revoke_reason.as_deref().unwrap_or("no reason given");
+    format!(
+        "staff revoked the license's key {} (#{}) at {at}: {reason}",
+        key.id, key.sequence
+    )
+}
+
+/// What VerifyKey answers about a key whose signature holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVerdict {
+    /// The key's status on record; `None` when no record holds this key.
+    pub status: Option<KeyStatus>,
+    /// The key that superseded it, if any.
+    pub superseded_by: Option<String>,
+    /// Whether the fingerprint asked about is the one the key is bound to
+    /// (false when none was asked about).
+    pub fingerprint_matches: bool,
+    /// Why the key is not valid; `None` when it is.
+    pub refusal: Option<Reason>,
+}
+
+impl KeyVerdict {
+    /// Whether the key is valid.
+    pub fn valid(&self) -> bool {
+        self.refusal.is_none()
+    }
+}
+
+impl KeyVerdict {
+    /// The verdict on another contract's key, for a customer: only that its
+    /// signature holds; the record's status and successor stay hidden.
+    pub fn other_contract(claims: &LicenseClaims, fingerprint: Option<&Fingerprint>) -> Self {
+        Self {
+            status: None,
+            superseded_by: None,
+            fingerprint_matches: fingerprint.is_some_and(|fp| fp.as_str() == claims.fingerprint),
+            refusal: Some(Reason::OtherContract),
+        }
+    }
+}
+
+/// Judges a key whose signature holds: `presented` is the key as given,
+/// `claims` what it says, `fingerprint` the one asked about (if any), and
+/// `record` the key on record under its id. A fingerprint that differs
+/// refuses it first; then it must be on record (the same token) and
+/// active.
+pub fn key_verdict(
+    presented: &str,
+    claims: &LicenseClaims,
+    fingerprint: Option<&Fingerprint>,
+    record: Option<&KeyRecord>,
+) -> KeyVerdict {
+    let fingerprint_matches = fingerprint.is_some_and(|fp| fp.as_str() == claims.fingerprint);
+    // A record whose token differs is not this key.
+    let record = record.filter(|k| k.token == presented.trim());
+    let status = record.map(|k| k.status);
+    let refusal = if fingerprint.is_some() && !fingerprint_matches {
+        Some(Reason::FingerprintMismatch)
+    } else {
+        match status {
+            Some(KeyStatus::Active) => None,
+            Some(KeyStatus::Superseded) => Some(Reason::KeySuperseded),
+            Some(KeyStatus::Revoked) => Some(Reason::KeyRevoked),
+            None => Some(Reason::KeyNotOnRecord),
+        }
+    };
+    KeyVerdict {
+        status,
+        superseded_by: record.and_then(|k| k.superseded_by.clone()),
+        fingerprint_matches,
+        refusal,
+    }
+}
+
 /// The e-mail announcing a key, in Japanese: `(subject, body)`.
 pub fn key_notice(
     customer_name: &str,
@@ -379,6 +660,338 @@ mod tests {
             "key verify",
         ] {
             assert!(body.contains(part), "{part} in {body}");
+        }
+    }
+
+    fn key(sequence: i64, fingerprint: &str, status: KeyStatus) -> KeyRecord {
+        KeyRecord {
+            id: format!("LK-{sequence}"),
+            license_id: "BS-1".into(),
+            contract_id: "C-1".into(),
+            sequence,
+            fingerprint: fingerprint.into(),
+            token: format!("v4.public.key{sequence}"),
+            signing_key_id: "k4.pid.x".into(),
+            status,
+            supersedes: None,
+            superseded_by: None,
+            issued_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            requested_by: "ops".into(),
+            revoked_at: None,
+            revoke_reason: None,
+        }
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    /// A first-year order covering 2026-12-01 .. 2027-11-30.
+    fn one_year() -> Vec<crate::domain::contract::Order> {
+        vec![crate::domain::contract::Order {
+            id: 1,
+            kind: crate::domain::contract::OrderKind::FirstYear,
+            received_on: day("2026-11-20"),
+            purchased_on: Some(day("2026-11-20")),
+            seats: 10,
+            period: Some(crate::domain::contract::Period {
+                start: day("2026-12-01"),
+                end: day("2027-11-30"),
+                covered_from: day("2026-11-20"),
+            }),
+            certificate_no: None,
+            superseded_by: None,
+        }]
+    }
+
+    const OLD: &str = "old-server-fingerprint";
+    const NEW: &str = "new-server-fingerprint";
+
+    struct Case {
+        orders: Vec<crate::domain::contract::Order>,
+        received_on: NaiveDate,
+        fingerprint: Fingerprint,
+        earlier: Option<ReissueRecord>,
+        pending: Option<&'static str>,
+        allowance: i64,
+    }
+
+    impl Case {
+        fn new() -> Self {
+            Self {
+                orders: one_year(),
+                received_on: day("2027-03-01"),
+                fingerprint: Fingerprint::parse(NEW).unwrap(),
+                earlier: None,
+                pending: None,
+                allowance: 3,
+            }
+        }
+
+        fn decide(&self, keys: LicenseKeys<'_>) -> Result<ReissueDecision, ReissueRefusal> {
+            decide_reissue(&ReissueFacts {
+                license_id: "BS-1",
+                contract_id: "C-1",
+                orders: &self.orders,
+                received_on: self.received_on,
+                fingerprint: &self.fingerprint,
+                request_id: "req-1",
+                earlier: self.earlier.as_ref(),
+                pending_reissue_id: self.pending,
+                keys,
+                reissues_before_review: self.allowance,
+            })
+        }
+    }
+
+    fn earlier_request(fingerprint: &str) -> ReissueRecord {
+        ReissueRecord {
+            id: "RR-1".into(),
+            license_id: "BS-1".into(),
+            contract_id: "C-1".into(),
+            request_id: "req-1".into(),
+            fingerprint: fingerprint.into(),
+            status: ReissueStatus::Issued,
+            received_at: DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+            delivery_on: day("2027-03-01"),
+            key: None,
+            requested_by: "customer".into(),
+            decided_by: None,
+            decided_at: None,
+            reject_reason: None,
+            review_reason: None,
+        }
+    }
+
+    #[test]
+    fn a_reissue_under_the_allowance_signs_a_new_key() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 2,
+        };
+        assert_eq!(Case::new().decide(keys), Ok(ReissueDecision::Issue));
+    }
+
+    #[test]
+    fn a_reissue_outside_the_support_period_is_support_expired() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        for received_on in ["2026-11-19", "2027-12-01"] {
+            let mut case = Case::new();
+            case.received_on = day(received_on);
+            let refusal = case.decide(keys).unwrap_err();
+            assert_eq!(refusal.reason(), Reason::SupportExpired, "{received_on}");
+            assert!(refusal.to_string().contains(received_on), "{refusal}");
+        }
+        let mut never = Case::new();
+        never.orders.clear();
+        assert_eq!(
+            never.decide(keys).unwrap_err().reason(),
+            Reason::SupportExpired
+        );
+    }
+
+    #[test]
+    fn a_license_without_a_first_key_is_no_first_key() {
+        let refusal = Case::new().decide(LicenseKeys::None).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::NoFirstKey);
+        assert_eq!(
+            Error::from(refusal).to_string(),
+            "license BS-1 has no key yet; staff issue its first key"
+        );
+    }
+
+    #[test]
+    fn the_active_keys_own_fingerprint_leaves_it_unchanged_even_past_the_allowance() {
+        let active = key(4, NEW, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        assert_eq!(Case::new().decide(keys), Ok(ReissueDecision::Unchanged));
+    }
+
+    #[test]
+    fn a_reissue_past_the_allowance_waits_for_review() {
+        let active = key(4, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let Ok(ReissueDecision::Review { reason }) = Case::new().decide(keys) else {
+            panic!("expected a review");
+        };
+        assert_eq!(
+            reason,
+            "the allowance of 3 reissues signed at once per 365 days is used up"
+        );
+        let mut none_allowed = Case::new();
+        none_allowed.allowance = -1;
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        let Ok(ReissueDecision::Review { reason }) = none_allowed.decide(keys) else {
+            panic!("expected a review");
+        };
+        assert!(reason.contains("allowance of 0 "), "{reason}");
+    }
+
+    #[test]
+    fn a_request_id_used_before_answers_the_same_or_is_refused_for_another_fingerprint() {
+        let active = key(2, NEW, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let mut same = Case::new();
+        same.earlier = Some(earlier_request(NEW));
+        // Before every other rule: even outside the support period.
+        same.received_on = day("2028-01-01");
+        same.pending = Some("RR-2");
+        assert_eq!(same.decide(keys), Ok(ReissueDecision::Repeat));
+        let mut other = Case::new();
+        other.earlier = Some(earlier_request(OLD));
+        let refusal = other.decide(keys).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::RequestIdReused);
+        assert!(matches!(
+            Error::from(refusal),
+            Error::AlreadyExists {
+                reason: "REQUEST_ID_REUSED",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_second_request_while_one_waits_for_review_is_reissue_pending() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 0,
+        };
+        let mut case = Case::new();
+        case.pending = Some("RR-WAITING");
+        let refusal = case.decide(keys).unwrap_err();
+        assert_eq!(refusal.reason(), Reason::ReissuePending);
+        assert!(refusal.to_string().contains("RR-WAITING"), "{refusal}");
+        // Even for the active key's own fingerprint, and for a revoked one.
+        case.fingerprint = Fingerprint::parse(OLD).unwrap();
+        assert_eq!(
+            case.decide(keys).unwrap_err().reason(),
+            Reason::ReissuePending
+        );
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        assert_eq!(
+            case.decide(LicenseKeys::Revoked(&revoked))
+                .unwrap_err()
+                .reason(),
+            Reason::ReissuePending
+        );
+    }
+
+    #[test]
+    fn after_staff_revoked_the_key_a_reissue_waits_for_review_with_their_reason() {
+        let mut revoked = key(2, OLD, KeyStatus::Revoked);
+        revoked.revoked_at = DateTime::from_timestamp(1_795_000_000, 0);
+        revoked.revoke_reason = Some("leaked on a forum".into());
+        let mut case = Case::new();
+        case.allowance = i64::MAX;
+        // The old fingerprint too: a revoked key is not "unchanged".
+        for fingerprint in [NEW, OLD] {
+            case.fingerprint = Fingerprint::parse(fingerprint).unwrap();
+            let Ok(ReissueDecision::Review { reason }) =
+                case.decide(LicenseKeys::Revoked(&revoked))
+            else {
+                panic!("expected a review for {fingerprint}");
+            };
+            assert_eq!(
+                reason,
+                "staff revoked the license's key LK-2 (#2) at 2026-11-18T11:06:40Z: \
+                 leaked on a forum"
+            );
+        }
+        revoked.revoke_reason = None;
+        let Ok(ReissueDecision::Review { reason }) = case.decide(LicenseKeys::Revoked(&revoked))
+        else {
+            panic!("expected a review");
+        };
+        assert!(reason.ends_with(": no reason given"), "{reason}");
+    }
+
+    fn claims_of(record: &KeyRecord) -> LicenseClaims {
+        let fp = Fingerprint::parse(&record.fingerprint).unwrap();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        LicenseClaims::new(
+            &record.id,
+            "BS-1",
+            "C-1",
+            10,
+            &fp,
+            record.sequence,
+            None,
+            None,
+            at,
+        )
+    }
+
+    #[test]
+    fn an_active_key_on_record_is_valid_with_or_without_a_fingerprint() {
+        let active = key(1, OLD, KeyStatus::Active);
+        let claims = claims_of(&active);
+        let asked = Fingerprint::parse(OLD).unwrap();
+        let verdict = key_verdict(&active.token, &claims, Some(&asked), Some(&active));
+        assert!(verdict.valid());
+        assert!(verdict.fingerprint_matches);
+        assert_eq!(verdict.status, Some(KeyStatus::Active));
+        let presented = format!(" {}\n", active.token);
+        let verdict = key_verdict(&presented, &claims, None, Some(&active));
+        assert!(verdict.valid());
+        assert!(!verdict.fingerprint_matches);
+    }
+
+    #[test]
+    fn another_fingerprint_refuses_the_key_before_its_status() {
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        let asked = Fingerprint::parse(NEW).unwrap();
+        let verdict = key_verdict(
+            &revoked.token,
+            &claims_of(&revoked),
+            Some(&asked),
+            Some(&revoked),
+        );
+        assert_eq!(verdict.refusal, Some(Reason::FingerprintMismatch));
+        assert_eq!(verdict.status, Some(KeyStatus::Revoked));
+    }
+
+    #[test]
+    fn superseded_revoked_and_unknown_keys_are_not_valid() {
+        let mut superseded = key(1, OLD, KeyStatus::Superseded);
+        superseded.superseded_by = Some("LK-2".into());
+        let verdict = key_verdict(
+            &superseded.token,
+            &claims_of(&superseded),
+            None,
+            Some(&superseded),
+        );
+        assert_eq!(verdict.refusal, Some(Reason::KeySuperseded));
+        assert_eq!(verdict.superseded_by.as_deref(), Some("LK-2"));
+        let revoked = key(1, OLD, KeyStatus::Revoked);
+        let verdict = key_verdict(&revoked.token, &claims_of(&revoked), None, Some(&revoked));
+        assert_eq!(verdict.refusal, Some(Reason::KeyRevoked));
+        let active = key(1, OLD, KeyStatus::Active);
+        let claims = claims_of(&active);
+        for record in [None, Some(&active)] {
+            // The record under the key's id holds another token, or there
+            // is none: not this key.
+            let verdict = key_verdict("v4.public.forged", &claims, None, record);
+            assert_eq!(verdict.refusal, Some(Reason::KeyNotOnRecord));
+            assert_eq!(verdict.status, None);
+            assert_eq!(verdict.superseded_by, None);
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::contract::{
 use crate::domain::dates::{format_date, jst_date};
 use crate::domain::reply_to::{MailDomain, domain_of};
 use crate::domain::token::{Role, TokenSecret};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     code_field, date_field, decode_page_token, email_field, encode_page_token,
@@ -159,7 +159,7 @@ impl SupportApi {
         let created = self
             .state
             .store
-            .create_contract(&contract, self.state.clock.now())
+            .create_contract(&contract, self.state.clock.now(), &caller.audit())
             .await?;
         tracing::info!(contract_id = %created.id, by = %caller.token_name, "contract created");
         Ok(CreateContractResponse {
@@ -236,6 +236,7 @@ impl SupportApi {
                 &remove,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         let (contract, _) = self
@@ -307,6 +308,7 @@ impl SupportApi {
                 &order,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         tracing::info!(contract_id = %contract_id, order_id = recorded.id, kind = recorded.kind.as_str(), by = %caller.token_name, "order recorded");
@@ -394,6 +396,7 @@ impl SupportApi {
                     created_by: Some(caller.token_id),
                 },
                 now,
+                &caller.audit(),
             )
             .await?;
         tracing::info!(token_id = record.id, contract_id = %r.contract_id, by = %caller.token_name, "customer token created");
@@ -449,12 +452,15 @@ impl SupportApi {
         let now = self.state.clock.now();
         let store = &self.state.store;
         let revoked = match (r.id, r.created_by) {
-            (id, 0) if id > 0 => match store.revoke_access_token(id, &reason, now).await? {
+            (id, 0) if id > 0 => match store
+                .revoke_access_token(id, &reason, now, &caller.audit())
+                .await?
+            {
                 Some(record) => vec![record],
                 None => {
                     return Err(match store.get_token(id).await? {
                         Some(_) => Error::FailedPrecondition {
-                            reason: "TOKEN_ALREADY_REVOKED",
+                            reason: Reason::TokenAlreadyRevoked.as_str(),
                             message: format!("token {id} is already revoked"),
                         },
                         None => token_not_found(id),
@@ -466,7 +472,7 @@ impl SupportApi {
                     return Err(token_not_found(creator));
                 }
                 store
-                    .revoke_tokens_created_by(creator, &reason, now)
+                    .revoke_tokens_created_by(creator, &reason, now, &caller.audit())
                     .await?
             }
             (0, 0) => {
@@ -502,7 +508,7 @@ const MAX_TOKEN_DAYS: i32 = 3650;
 
 fn token_not_found(id: i64) -> Error {
     Error::NotFound {
-        reason: "TOKEN_NOT_FOUND",
+        reason: Reason::TokenNotFound.as_str(),
         message: format!("there is no access token with id {id}"),
     }
 }

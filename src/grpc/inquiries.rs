@@ -10,7 +10,7 @@ use crate::domain::inquiry::{
     check_multiline, check_text, normalize_newlines,
 };
 use crate::domain::reply_to::reply_to_allowed;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     category_field, code_field, decode_page_token, email_field, encode_page_token,
@@ -18,11 +18,11 @@ use crate::grpc::convert::{
 };
 use crate::grpc::pb::*;
 use crate::grpc::support::SupportApi;
-use crate::store::contracts::InquiryQuery;
+use crate::store::inquiries::InquiryQuery;
 
 fn inquiry_not_found(id: i64) -> Error {
     Error::NotFound {
-        reason: "INQUIRY_NOT_FOUND",
+        reason: Reason::InquiryNotFound.as_str(),
         message: format!("there is no inquiry {id}"),
     }
 }
@@ -84,7 +84,7 @@ impl SupportApi {
         if !reply_to_allowed(&inquiry.reply_to, &contract.contact_email, &mail_domains) {
             return Err(Error::InvalidField {
                 field: "reply_to".into(),
-                reason: "REPLY_TO_NOT_ALLOWED",
+                reason: Reason::ReplyToNotAllowed.as_str(),
                 message: "must be the contract's contact address or an address in one of the contract's mail domains (staff add domains with `neo-support contract update ID --add-mail-domain DOMAIN`)".into(),
             });
         }
@@ -112,6 +112,7 @@ impl SupportApi {
                 handling_starts_at,
                 &caller.token_name,
                 self.state.settings.inquiries_per_day,
+                &caller.audit(),
             )
             .await?;
         tracing::info!(inquiry_id = stored.id, contract_id = %stored.contract_id, "inquiry received");
@@ -201,7 +202,7 @@ impl SupportApi {
         let answered = self
             .state
             .store
-            .answer_inquiry(id, answer, self.state.clock.now())
+            .answer_inquiry(id, answer, self.state.clock.now(), &caller.audit())
             .await?
             .ok_or_else(|| inquiry_not_found(id))?;
         tracing::info!(inquiry_id = id, by = %caller.token_name, "inquiry answered");
@@ -212,7 +213,7 @@ impl SupportApi {
 }
 
 fn outbox_message(
-    m: crate::store::licenses::OutboxMessage,
+    m: crate::store::outbox::OutboxMessage,
     today: chrono::NaiveDate,
 ) -> OutboxMessage {
     use crate::grpc::convert::{format_optional_date, timestamp};
@@ -261,7 +262,7 @@ impl SupportApi {
                 None => None,
             };
         let today = jst_date(self.state.clock.now());
-        let query = crate::store::licenses::OutboxQuery {
+        let query = crate::store::outbox::OutboxQuery {
             status,
             overdue_on: r.overdue.then_some(today),
             after_id,
@@ -295,7 +296,7 @@ impl SupportApi {
             .get_outbox(id)
             .await?
             .ok_or_else(|| Error::NotFound {
-                reason: "OUTBOX_MESSAGE_NOT_FOUND",
+                reason: Reason::OutboxMessageNotFound.as_str(),
                 message: format!("there is no outbox message {id}"),
             })?;
         Ok(GetOutboxMessageResponse {
@@ -311,7 +312,11 @@ impl SupportApi {
         caller.require_staff()?;
         let id = request.get_ref().id;
         let now = self.state.clock.now();
-        let message = self.state.store.retry_outbox(id, now).await?;
+        let message = self
+            .state
+            .store
+            .retry_outbox(id, now, &caller.audit())
+            .await?;
         tracing::info!(outbox_id = id, by = %caller.token_name, "outbox message put back in line");
         Ok(RetryOutboxMessageResponse {
             message: Some(outbox_message(message, jst_date(now))),
@@ -356,6 +361,7 @@ impl SupportApi {
             license_id: code("license_id", &r.license_id)?,
             kind: text(r.kind),
             since,
+            request_id: None,
             after_id,
             limit: limit + 1,
         };

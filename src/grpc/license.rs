@@ -4,8 +4,10 @@
 use tonic::{Request, Response, Status};
 
 use crate::domain::dates::{format_date, jst_date};
-use crate::domain::license::{Fingerprint, KeyRecord, KeyStatus, ReissueRecord, ReissueStatus};
-use crate::error::{Error, Result};
+use crate::domain::license::{
+    Fingerprint, KeyRecord, KeyStatus, KeyVerdict, ReissueRecord, ReissueStatus, key_verdict,
+};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
     code_field, decode_page_token, encode_page_token, id_field, name_field, out_of_range,
     page_size_field, timestamp,
@@ -14,7 +16,8 @@ use crate::grpc::pb::license_service_server::LicenseService;
 use crate::grpc::pb::*;
 use crate::grpc::{AppState, Caller, to_status};
 use crate::signer::keys::KeyFileStatus;
-use crate::store::licenses::{ReissueInput, ReissueQuery, license_not_found};
+use crate::store::keys::license_not_found;
+use crate::store::reissues::{ReissueInput, ReissueQuery};
 
 /// The LicenseService implementation.
 #[derive(Clone)]
@@ -151,6 +154,7 @@ impl LicenseApi {
                 now,
                 delivery_on,
                 self.state.keyring.as_ref(),
+                &caller.audit(),
             )
             .await?;
         tracing::info!(license_id = %key.license_id, key_id = %key.id, by = %caller.token_name, "first license key issued");
@@ -189,7 +193,7 @@ impl LicenseApi {
         let record = self
             .state
             .store
-            .request_reissue(&input, self.state.keyring.as_ref())
+            .request_reissue(&input, self.state.keyring.as_ref(), &caller.audit())
             .await?;
         self.forget_superseded(record.key.as_ref());
         tracing::info!(license_id = %record.license_id, reissue_id = %record.id, status = record.status.as_str(), by = %caller.token_name, "reissue requested");
@@ -215,7 +219,7 @@ impl LicenseApi {
     ) -> Result<GetReissueResponse> {
         let caller = self.state.caller(&request).await?;
         let id = id_field("id", &request.into_inner().id)?;
-        let not_found = || crate::store::licenses::reissue_not_found(&id);
+        let not_found = || crate::store::reissues::reissue_not_found(&id);
         let record = self
             .state
             .store
@@ -306,6 +310,7 @@ impl LicenseApi {
                 &caller.token_name,
                 self.state.clock.now(),
                 self.state.keyring.as_ref(),
+                &caller.audit(),
             )
             .await?;
         self.forget_superseded(record.key.as_ref());
@@ -327,7 +332,13 @@ impl LicenseApi {
         let record = self
             .state
             .store
-            .reject_reissue(&r.id, &reason, &caller.token_name, self.state.clock.now())
+            .reject_reissue(
+                &r.id,
+                &reason,
+                &caller.token_name,
+                self.state.clock.now(),
+                &caller.audit(),
+            )
             .await?;
         tracing::info!(reissue_id = %r.id, by = %caller.token_name, "reissue rejected");
         Ok(RejectReissueResponse {
@@ -352,6 +363,7 @@ impl LicenseApi {
                 &reason,
                 &caller.token_name,
                 self.state.clock.now(),
+                &caller.audit(),
             )
             .await?;
         self.state.cache.forget_key(&key.id);
@@ -406,47 +418,33 @@ impl LicenseApi {
             }
         };
         let claims = &verified.claims;
-        let fingerprint_matches = fingerprint
-            .as_ref()
-            .is_some_and(|fp| fp.as_str() == claims.fingerprint);
         // A customer learns only that another contract's key is genuinely
-        // signed (it holds the key, so it can read the claims anyway);
-        // the record's status and successor stay hidden.
+        // signed (it holds the key, so it can read the claims anyway); the
+        // record's status and successor stay hidden, and it is not read.
         let other_contract = caller
             .contract_scope()
             .is_some_and(|own| own != claims.contract_id);
-        let record = if other_contract {
-            None
+        let verdict = if other_contract {
+            KeyVerdict::other_contract(claims, fingerprint.as_ref())
         } else {
-            self.state.key_record(&claims.jti).await?
+            let record = self.state.key_record(&claims.jti).await?;
+            key_verdict(&r.key, claims, fingerprint.as_ref(), record.as_ref())
         };
-        let (status, superseded_by) = match &record {
-            _ if other_contract => (crate::grpc::pb::KeyStatus::Unspecified, String::new()),
-            // A record whose token differs is not this key.
-            Some(k) if k.token == r.key.trim() => (
-                key_status(k.status),
-                k.superseded_by.clone().unwrap_or_default(),
-            ),
-            _ => (crate::grpc::pb::KeyStatus::NotOnRecord, String::new()),
-        };
-        let reason = if other_contract {
-            "OTHER_CONTRACT"
-        } else if fingerprint.is_some() && !fingerprint_matches {
-            "FINGERPRINT_MISMATCH"
-        } else {
-            match status {
-                crate::grpc::pb::KeyStatus::Active => "",
-                crate::grpc::pb::KeyStatus::Superseded => "KEY_SUPERSEDED",
-                crate::grpc::pb::KeyStatus::Revoked => "KEY_REVOKED",
-                _ => "KEY_NOT_ON_RECORD",
-            }
+        let status = match verdict.status {
+            _ if other_contract => crate::grpc::pb::KeyStatus::Unspecified,
+            Some(status) => key_status(status),
+            None => crate::grpc::pb::KeyStatus::NotOnRecord,
         };
         let issued_at = chrono::DateTime::parse_from_rfc3339(&claims.iat)
             .ok()
             .map(|at| timestamp(at.with_timezone(&chrono::Utc)));
         Ok(VerifyKeyResponse {
-            valid: reason.is_empty(),
-            reason: reason.into(),
+            valid: verdict.valid(),
+            reason: verdict
+                .refusal
+                .map(Reason::as_str)
+                .unwrap_or_default()
+                .into(),
             key_id: claims.jti.clone(),
             signing_key_id: verified.signing_key_id.clone(),
             claims: Some(KeyClaims {
@@ -463,8 +461,8 @@ impl LicenseApi {
                 support_ends_on: claims.support_ends_on.clone().unwrap_or_default(),
             }),
             status: status.into(),
-            superseded_by_key_id: superseded_by,
-            fingerprint_matches,
+            superseded_by_key_id: verdict.superseded_by.unwrap_or_default(),
+            fingerprint_matches: verdict.fingerprint_matches,
         })
     }
 

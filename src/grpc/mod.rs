@@ -20,8 +20,9 @@ use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
 use crate::domain::license::KeyRecord;
 use crate::domain::token::{Role, hash_token};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::signer::keys::Keyring;
+use crate::store::Audit;
 use crate::store::Store;
 
 pub use status::to_status;
@@ -90,9 +91,17 @@ pub struct Caller {
     pub token_name: String,
     /// What the caller may do.
     pub role: Role,
+    /// The call's request id (`x-request-id`, which the call log sets on
+    /// every request), for the audit trail.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
+    /// Who makes a change in this call, as the audit trail records it.
+    pub fn audit(&self) -> Audit {
+        Audit::token(&self.token_name, self.token_id, self.request_id.clone())
+    }
+
     /// The one contract a customer token may see; `None` for staff.
     pub fn contract_scope(&self) -> Option<&str> {
         match &self.role {
@@ -122,7 +131,7 @@ impl Caller {
 /// NOT_FOUND for a contract.
 pub fn contract_not_found(contract_id: &str) -> Error {
     Error::NotFound {
-        reason: "CONTRACT_NOT_FOUND",
+        reason: Reason::ContractNotFound.as_str(),
         message: format!("there is no contract {contract_id}"),
     }
 }
@@ -160,11 +169,11 @@ impl AppState {
     /// Checks the bearer token of a call.
     pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Caller> {
         let missing = || Error::Unauthenticated {
-            reason: "TOKEN_MISSING",
+            reason: Reason::TokenMissing.as_str(),
             message: "this call needs a bearer token in the authorization metadata".into(),
         };
         let invalid = || Error::Unauthenticated {
-            reason: "TOKEN_INVALID",
+            reason: Reason::TokenInvalid.as_str(),
             message: "the access token is unknown or revoked".into(),
         };
         let value = metadata.get("authorization").ok_or_else(missing)?;
@@ -191,15 +200,19 @@ impl AppState {
         };
         if record.expired_at(self.clock.now()) {
             return Err(Error::Unauthenticated {
-                reason: "TOKEN_EXPIRED",
+                reason: Reason::TokenExpired.as_str(),
                 message: "the access token has expired; ask staff for a new one".into(),
             });
         }
-        crate::telemetry::CallContext::set_actor(&record.name, record.id);
+        let request_id = metadata
+            .get(crate::telemetry::REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         Ok(Caller {
             token_id: record.id,
             token_name: record.name,
             role: record.role,
+            request_id,
         })
     }
 

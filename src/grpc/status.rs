@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::error::Error;
+use crate::error::{Error, Reason};
 
 /// The ErrorInfo domain of every refusal.
 pub const ERROR_DOMAIN: &str = "neo-support";
@@ -26,7 +26,7 @@ pub fn to_status(error: Error) -> Status {
     match error {
         Error::InvalidArgument { field, message } => status(
             Code::InvalidArgument,
-            "INVALID_ARGUMENT",
+            Reason::InvalidArgument.as_str(),
             format!("{field}: {message}"),
             Some((&field, &message)),
         ),
@@ -42,7 +42,7 @@ pub fn to_status(error: Error) -> Status {
         ),
         Error::OutOfRange { field, message } => status(
             Code::OutOfRange,
-            "DATE_OUT_OF_RANGE",
+            Reason::DateOutOfRange.as_str(),
             format!("{field}: {message}"),
             Some((&field, &message)),
         ),
@@ -63,8 +63,11 @@ pub fn to_status(error: Error) -> Status {
             message,
             retry_after,
         } => {
-            let mut details =
-                ErrorDetails::with_error_info("RATE_LIMITED", ERROR_DOMAIN, HashMap::new());
+            let mut details = ErrorDetails::with_error_info(
+                Reason::RateLimited.as_str(),
+                ERROR_DOMAIN,
+                HashMap::new(),
+            );
             if let Some(delay) = retry_after {
                 details.set_retry_info(Some(delay));
             }
@@ -74,14 +77,19 @@ pub fn to_status(error: Error) -> Status {
             tracing::warn!(error = %source, "database unavailable");
             status(
                 Code::Unavailable,
-                "DATABASE_UNAVAILABLE",
+                Reason::DatabaseUnavailable.as_str(),
                 "the database is unavailable; try again shortly".into(),
                 None,
             )
         }
         Error::Internal(source) => {
             tracing::error!(error = %source, "internal error");
-            status(Code::Internal, "INTERNAL", "internal error".into(), None)
+            status(
+                Code::Internal,
+                Reason::Internal.as_str(),
+                "internal error".into(),
+                None,
+            )
         }
     }
 }

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::calendar::MAX_RANGE_DAYS;
 use crate::domain::dates::format_date;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
     date_field, instant_field, new_closure, new_holiday_override, out_of_range, timestamp,
 };
@@ -116,12 +116,13 @@ impl SupportApi {
         &self,
         request: Request<CreateClosureRequest>,
     ) -> Result<CreateClosureResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let (name, range) = new_closure(request.into_inner().closure)?;
         let closure = self
             .state
             .store
-            .create_closure(&name, &range, self.state.clock.now())
+            .create_closure(&name, &range, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         tracing::info!(closure_id = closure.id, "company closure added");
@@ -145,17 +146,18 @@ impl SupportApi {
         &self,
         request: Request<DeleteClosureRequest>,
     ) -> Result<DeleteClosureResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
             .store
-            .delete_closure(id, self.state.clock.now())
+            .delete_closure(id, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         if !deleted {
             return Err(Error::NotFound {
-                reason: "CLOSURE_NOT_FOUND",
+                reason: Reason::ClosureNotFound.as_str(),
                 message: format!("there is no closure with id {id}"),
             });
         }
@@ -167,12 +169,19 @@ impl SupportApi {
         &self,
         request: Request<CreateHolidayOverrideRequest>,
     ) -> Result<CreateHolidayOverrideResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let (date, action, note) = new_holiday_override(request.into_inner().holiday_override)?;
         let created = self
             .state
             .store
-            .create_holiday_override(date, &action, &note, self.state.clock.now())
+            .create_holiday_override(
+                date,
+                &action,
+                &note,
+                self.state.clock.now(),
+                &caller.audit(),
+            )
             .await?;
         self.state.cache.forget_calendar();
         tracing::info!(override_id = created.id, "holiday override added");
@@ -196,17 +205,18 @@ impl SupportApi {
         &self,
         request: Request<DeleteHolidayOverrideRequest>,
     ) -> Result<DeleteHolidayOverrideResponse> {
-        self.state.caller(&request).await?.require_staff()?;
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
         let id = request.get_ref().id;
         let deleted = self
             .state
             .store
-            .delete_holiday_override(id, self.state.clock.now())
+            .delete_holiday_override(id, self.state.clock.now(), &caller.audit())
             .await?;
         self.state.cache.forget_calendar();
         if !deleted {
             return Err(Error::NotFound {
-                reason: "OVERRIDE_NOT_FOUND",
+                reason: Reason::OverrideNotFound.as_str(),
                 message: format!("there is no holiday override with id {id}"),
             });
         }

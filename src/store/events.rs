@@ -1,13 +1,18 @@
 //! The audit trail: every change writes an event in its own transaction:
-//! when, which token (its name and id, never the secret), what, on which contract
-//! or license, and the request id. Who and which request come from the
-//! call's context ([`crate::telemetry::CallContext`]); a change made
+//! when, which token (its name and id, never the secret), what, on which
+//! contract or license, and the request id. Who and which request are an
+//! argument of every writing store method ([`Audit`]); a change made
 //! outside a call (the `neo-supportd` commands on the database) is written
 //! as `neo-supportd`.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{
+    ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type,
+};
 
 use crate::error::Result;
+use crate::store::backend::{Backend, Batch, Column, Conditions, SqlStore};
+use crate::store::db_error;
 
 /// An event on record.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -35,7 +40,9 @@ pub struct Event {
     pub detail: String,
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "id, occurred_at, actor, actor_token_id, request_id, kind, contract_id, license_id, subject, detail";
+/// The columns of [`Event`].
+pub const EVENT_COLUMNS: &str = "id, occurred_at, actor, actor_token_id, request_id, kind, \
+                                 contract_id, license_id, subject, detail";
 
 /// Which events to list, one page, oldest first.
 #[derive(Debug, Clone, Default)]
@@ -48,23 +55,13 @@ pub struct EventQuery {
     pub kind: Option<String>,
     /// Only events at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Only the events of this request (its `x-request-id`, as the call
+    /// log prints it).
+    pub request_id: Option<String>,
     /// Start after this id.
     pub after_id: Option<i64>,
     /// Most rows.
     pub limit: i64,
-}
-
-/// The INSERT of one event, its nine parameters numbered from `$first`:
-/// occurred_at, actor, request_id, kind, contract_id, license_id, subject,
-/// detail, actor_token_id (actor and request id from
-/// [`crate::telemetry::CallContext::current`], the token id from
-/// [`crate::telemetry::CallContext::current_token_id`]).
-pub(crate) fn insert_sql(first: usize) -> String {
-    let values: Vec<String> = (first..first + 9).map(|n| format!("${n}")).collect();
-    format!(
-        "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, subject, detail, actor_token_id) VALUES ({})",
-        values.join(", ")
-    )
 }
 
 /// A change to record.
@@ -76,35 +73,168 @@ pub(crate) struct Change<'a> {
     pub detail: String,
 }
 
-/// Writes `change` as an event with the current call's actor and request
-/// id, inside the caller's transaction.
-pub(crate) async fn record<'c, E, DB>(
-    executor: E,
-    change: Change<'_>,
-    now: DateTime<Utc>,
-) -> Result<()>
+/// Who makes a change and in which request, as the audit trail records
+/// it. The gRPC layer makes it from the calling token and the call's
+/// `x-request-id`; the `neo-supportd` commands on the database use
+/// [`Audit::daemon`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    /// The acting token's name.
+    pub actor: String,
+    /// The acting token's id; `None` without a token.
+    pub token_id: Option<i64>,
+    /// The call's request id; `None` outside a call.
+    pub request_id: Option<String>,
+}
+
+impl Audit {
+    /// A change made by a token in a call.
+    pub fn token(name: &str, token_id: i64, request_id: Option<String>) -> Self {
+        Self {
+            actor: name.to_owned(),
+            token_id: Some(token_id),
+            request_id,
+        }
+    }
+
+    /// A change made outside a call, by the `neo-supportd` commands on the
+    /// database.
+    pub fn daemon() -> Self {
+        Self {
+            actor: "neo-supportd".to_owned(),
+            token_id: None,
+            request_id: None,
+        }
+    }
+}
+
+/// An event as written: the change, with who made it and when.
+struct EventRow {
+    occurred_at: DateTime<Utc>,
+    actor: String,
+    request_id: Option<String>,
+    actor_token_id: Option<i64>,
+    kind: &'static str,
+    contract_id: Option<String>,
+    license_id: Option<String>,
+    subject: String,
+    detail: String,
+}
+
+impl EventRow {
+    fn new(audit: &Audit, change: Change<'_>, now: DateTime<Utc>) -> Self {
+        Self {
+            occurred_at: now,
+            actor: audit.actor.clone(),
+            request_id: audit.request_id.clone(),
+            actor_token_id: audit.token_id,
+            kind: change.kind,
+            contract_id: change.contract_id.map(str::to_owned),
+            license_id: change.license_id.map(str::to_owned),
+            subject: change.subject,
+            detail: change.detail,
+        }
+    }
+
+    /// Pushes the INSERT of the event on `sql`.
+    fn push_insert<DB: Database>(self, sql: &mut QueryBuilder<'_, DB>)
+    where
+        String: Column<DB>,
+        DateTime<Utc>: Column<DB>,
+        Option<String>: Column<DB>,
+        Option<i64>: Column<DB>,
+        for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    {
+        sql.push(
+            "INSERT INTO events (occurred_at, actor, request_id, kind, contract_id, license_id, \
+             subject, detail, actor_token_id) VALUES (",
+        );
+        sql.separated(", ")
+            .push_bind(self.occurred_at)
+            .push_bind(self.actor)
+            .push_bind(self.request_id)
+            .push_bind(self.kind)
+            .push_bind(self.contract_id)
+            .push_bind(self.license_id)
+            .push_bind(self.subject)
+            .push_bind(self.detail)
+            .push_bind(self.actor_token_id);
+        sql.push(")");
+    }
+}
+
+impl<DB> SqlStore<DB>
 where
-    E: sqlx::Executor<'c, Database = DB>,
-    DB: sqlx::Database,
-    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> DateTime<Utc>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Column<DB>,
+    i64: Column<DB>,
+    bool: Column<DB>,
+    NaiveDate: Column<DB>,
+    DateTime<Utc>: Column<DB>,
+    Option<String>: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<NaiveDate>: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
 {
-    let (actor, request_id) = crate::telemetry::CallContext::current();
-    sqlx::query(&insert_sql(1))
-        .bind(now)
-        .bind(actor)
-        .bind(request_id)
-        .bind(change.kind.to_owned())
-        .bind(change.contract_id.map(str::to_owned))
-        .bind(change.license_id.map(str::to_owned))
-        .bind(change.subject)
-        .bind(change.detail)
-        .bind(crate::telemetry::CallContext::current_token_id())
-        .execute(executor)
+    /// Writes `change` as an event by `audit`'s actor, inside the
+    /// caller's transaction.
+    pub(crate) async fn record_event(
+        tx: &mut Transaction<'static, DB>,
+        audit: &Audit,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let event = EventRow::new(audit, change, now);
+        DB::execute(&mut **tx, move |sql| event.push_insert(sql))
+            .await
+            .map_err(db_error)
+    }
+
+    /// Adds the event of `change` to a batch of writes.
+    pub(crate) fn batch_event(
+        batch: &mut Batch<DB>,
+        audit: &Audit,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) {
+        let event = EventRow::new(audit, change, now);
+        batch.push(move |sql| event.push_insert(sql));
+    }
+
+    pub(crate) async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+        DB::fetch_all(&self.pool, |sql| {
+            sql.push(format!("SELECT {EVENT_COLUMNS} FROM events"));
+            let mut conditions = Conditions::default();
+            if let Some(contract_id) = &query.contract_id {
+                let sql = conditions.and(sql).push("contract_id = ");
+                sql.push_bind(contract_id.clone());
+            }
+            if let Some(license_id) = &query.license_id {
+                let sql = conditions.and(sql).push("license_id = ");
+                sql.push_bind(license_id.clone());
+            }
+            if let Some(kind) = &query.kind {
+                conditions.and(sql).push("kind = ").push_bind(kind.clone());
+            }
+            if let Some(since) = query.since {
+                conditions.and(sql).push("occurred_at >= ").push_bind(since);
+            }
+            if let Some(request_id) = &query.request_id {
+                let sql = conditions.and(sql).push("request_id = ");
+                sql.push_bind(request_id.clone());
+            }
+            if let Some(after_id) = query.after_id {
+                conditions.and(sql).push("id > ").push_bind(after_id);
+            }
+            sql.push(" ORDER BY id LIMIT ").push_bind(query.limit);
+        })
         .await
-        .map_err(crate::store::db_error)?;
-    Ok(())
+        .map_err(db_error)
+    }
 }

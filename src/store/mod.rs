@@ -1,19 +1,33 @@
-//! Storage. The [`Store`] trait says what the service keeps; [`sqlite`]
-//! (the embedded default, one machine) and [`postgres`] (several replicas
-//! sharing one database) implement it on sqlx's native drivers, each with
-//! its own migrations folder embedded in the binary.
+//! Storage. The [`Store`] trait says what the service keeps; [`SqlStore`]
+//! implements it once, generic over the [`Backend`]: [`sqlite`] (the
+//! embedded default, one machine) and [`postgres`] (several replicas
+//! sharing one database), on sqlx's native drivers, each with its own
+//! migrations folder embedded in the binary.
 //!
-//! Statements that read the same on both backends are written once, in
-//! [`common`], and expanded into each backend by a macro; what differs per
-//! backend (connection set-up, locking) lives in that backend's file.
+//! The statements are written once, by topic: [`calendar`], [`tokens`],
+//! [`contracts`], [`orders`], [`inquiries`], [`keys`], [`reissues`],
+//! [`outbox`], [`events`]. The store gathers facts and records decisions;
+//! the rules that decide (`decide_order`, `decide_reissue`, ...) are in
+//! [`crate::domain`]. What differs per backend (how a write transaction
+//! begins, row locks, batching, the revocation watcher, backups) is the
+//! [`Backend`] trait, implemented in `sqlite.rs` and `postgres.rs`.
 
-pub(crate) mod batch;
-mod common;
+pub mod backend;
+pub mod calendar;
 pub mod contracts;
 pub mod events;
-pub mod licenses;
+pub mod inquiries;
+pub mod keys;
+pub mod orders;
+pub mod outbox;
 pub mod postgres;
+pub mod reissues;
+mod sql_store;
 pub mod sqlite;
+pub mod tokens;
+
+pub use backend::{Backend, SqlStore};
+pub use events::Audit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +40,7 @@ use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
 use crate::domain::license::{Fingerprint, KeyRecord, Mint, ReissueRecord};
 use crate::domain::token::Role;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 
 /// The default database: a SQLite file under `./data/`, created on first
 /// start.
@@ -111,7 +125,9 @@ pub struct TokenQuery {
 /// watching, or when the backend cannot tell which).
 pub type OnRevoked = Arc<dyn Fn(Option<i64>) + Send + Sync>;
 
-/// What the service keeps, on either backend.
+/// What the service keeps, on either backend. Every method that changes
+/// something takes the [`Audit`] of who changes it, in which request; the
+/// change and its audit event are written in one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `sqlite` or `postgres`.
@@ -126,11 +142,12 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         range: &ClosureRange,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Closure>;
     /// Every company closure, oldest first.
     async fn list_closures(&self) -> Result<Vec<Closure>>;
     /// Removes a closure; false when there was none with that id.
-    async fn delete_closure(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    async fn delete_closure(&self, id: i64, now: DateTime<Utc>, audit: &Audit) -> Result<bool>;
 
     /// Stores a holiday override; ALREADY_EXISTS when the date has one.
     async fn create_holiday_override(
@@ -139,11 +156,17 @@ pub trait Store: Send + Sync + 'static {
         action: &OverrideAction,
         note: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<HolidayOverride>;
     /// Every holiday override, in date order.
     async fn list_holiday_overrides(&self) -> Result<Vec<HolidayOverride>>;
     /// Removes an override; false when there was none with that id.
-    async fn delete_holiday_override(&self, id: i64, now: DateTime<Utc>) -> Result<bool>;
+    async fn delete_holiday_override(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<bool>;
 
     /// Stores a token's hash, with its expiry and creator; ALREADY_EXISTS
     /// when a token in use has the name.
@@ -151,6 +174,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         token: &NewToken<'_>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord>;
     /// Stores a token's hash that never expires and no token created;
     /// ALREADY_EXISTS when a token in use has the name.
@@ -160,6 +184,7 @@ pub trait Store: Send + Sync + 'static {
         role: &Role,
         token_hash: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<TokenRecord> {
         let token = NewToken {
             name,
@@ -168,7 +193,7 @@ pub trait Store: Send + Sync + 'static {
             expires_at: None,
             created_by: None,
         };
-        self.create_access_token(&token, now).await
+        self.create_access_token(&token, now, audit).await
     }
     /// The unrevoked token with this hash, if any (expired or not).
     async fn find_active_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
@@ -192,6 +217,7 @@ pub trait Store: Send + Sync + 'static {
         id: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<TokenRecord>>;
     /// Revokes every token in use that the token `creator` created, in one
     /// transaction; the tokens revoked.
@@ -200,11 +226,15 @@ pub trait Store: Send + Sync + 'static {
         creator: i64,
         reason: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<TokenRecord>>;
     /// Revokes the token in use with this id without a reason; false when
     /// there is none.
-    async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
-        Ok(self.revoke_access_token(id, "", now).await?.is_some())
+    async fn revoke_token(&self, id: i64, now: DateTime<Utc>, audit: &Audit) -> Result<bool> {
+        Ok(self
+            .revoke_access_token(id, "", now, audit)
+            .await?
+            .is_some())
     }
     /// Runs until the future is dropped, calling `on_revoked` whenever a
     /// token may have been revoked by any process: PostgreSQL LISTENs for
@@ -216,8 +246,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a new contract; ALREADY_EXISTS when the id or the license is
     /// taken.
-    async fn create_contract(&self, contract: &NewContract, now: DateTime<Utc>)
-    -> Result<Contract>;
+    async fn create_contract(
+        &self,
+        contract: &NewContract,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Contract>;
     /// A contract and all its orders, oldest first.
     async fn contract_with_orders(&self, id: &str) -> Result<Option<(Contract, Vec<Order>)>>;
     /// One page of contracts with their orders, in id order.
@@ -234,6 +268,7 @@ pub trait Store: Send + Sync + 'static {
         order: &NewOrder,
         created_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Order>;
 
     /// The mail domains staff added to a contract (not the contact
@@ -250,6 +285,7 @@ pub trait Store: Send + Sync + 'static {
         remove: &[crate::domain::reply_to::MailDomain],
         updated_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Vec<String>>;
 
     /// Stores an admitted inquiry with its acknowledgement mail, unless the
@@ -265,11 +301,12 @@ pub trait Store: Send + Sync + 'static {
         handling_starts_at: DateTime<Utc>,
         submitted_by: &str,
         per_day: i64,
+        audit: &Audit,
     ) -> Result<Inquiry>;
     /// One inquiry.
     async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
     /// One page of inquiries in order of `handling_starts_at`.
-    async fn list_inquiries(&self, query: &contracts::InquiryQuery) -> Result<Vec<Inquiry>>;
+    async fn list_inquiries(&self, query: &inquiries::InquiryQuery) -> Result<Vec<Inquiry>>;
     /// Marks an open inquiry answered; `None` when there is no such
     /// inquiry, FAILED_PRECONDITION when it is answered already.
     /// With `answer`, the answer's e-mail to the reply-to address is queued
@@ -279,12 +316,17 @@ pub trait Store: Send + Sync + 'static {
         id: i64,
         answer: Option<&str>,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<Option<Inquiry>>;
 
     /// The contract a license is under.
     async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>>;
     /// Gives a license its first key (FAILED_PRECONDITION when it has
     /// keys already), in one transaction with its e-mail.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each is one input of the key it issues"
+    )]
     async fn issue_first_key(
         &self,
         license_id: &str,
@@ -293,6 +335,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         delivery_on: NaiveDate,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<KeyRecord>;
     /// Decides and records a reissue in one transaction (SPEC.md section
     /// 4): idempotent by request id, refused unless the contract is active,
@@ -300,8 +343,9 @@ pub trait Store: Send + Sync + 'static {
     /// allowance, else a new key that supersedes the old one.
     async fn request_reissue(
         &self,
-        input: &licenses::ReissueInput,
+        input: &reissues::ReissueInput,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// Approves a pending reissue: signs its key now.
     async fn approve_reissue(
@@ -310,6 +354,7 @@ pub trait Store: Send + Sync + 'static {
         decided_by: &str,
         now: DateTime<Utc>,
         mint: &dyn Mint,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// Rejects a pending reissue.
     async fn reject_reissue(
@@ -318,11 +363,12 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         decided_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<ReissueRecord>;
     /// One reissue request.
     async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>>;
     /// One page of reissue requests by delivery date.
-    async fn list_reissues(&self, query: &licenses::ReissueQuery) -> Result<Vec<ReissueRecord>>;
+    async fn list_reissues(&self, query: &reissues::ReissueQuery) -> Result<Vec<ReissueRecord>>;
     /// Revokes a key.
     async fn revoke_key(
         &self,
@@ -330,51 +376,48 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         revoked_by: &str,
         now: DateTime<Utc>,
+        audit: &Audit,
     ) -> Result<KeyRecord>;
     /// One key by id.
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
     /// Every key of a license, in sequence order.
     async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>>;
     /// Outbox messages, oldest first.
-    async fn list_outbox(
-        &self,
-        query: &licenses::OutboxQuery,
-    ) -> Result<Vec<licenses::OutboxMessage>>;
+    async fn list_outbox(&self, query: &outbox::OutboxQuery) -> Result<Vec<outbox::OutboxMessage>>;
     /// One outbox message.
-    async fn get_outbox(&self, id: i64) -> Result<Option<licenses::OutboxMessage>>;
+    async fn get_outbox(&self, id: i64) -> Result<Option<outbox::OutboxMessage>>;
     /// Claims the next message due for sending until `lease_until`; no
     /// other worker (or replica) gets it meanwhile.
     async fn claim_outbox(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-    ) -> Result<Option<licenses::OutboxMessage>>;
+    ) -> Result<Option<outbox::OutboxMessage>>;
     /// Records how a sending attempt ended.
     async fn finish_outbox(
         &self,
         id: i64,
-        delivery: &licenses::Delivery,
+        delivery: &outbox::Delivery,
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Figures for the metrics gauges.
-    async fn gauges(&self, now: DateTime<Utc>) -> Result<licenses::Gauges>;
+    async fn gauges(&self, now: DateTime<Utc>) -> Result<outbox::Gauges>;
     /// Database connections in use now.
     fn pool_in_use(&self) -> u32;
     /// Puts a failed (or pending) message back in line now.
-    async fn retry_outbox(&self, id: i64, now: DateTime<Utc>) -> Result<licenses::OutboxMessage>;
+    async fn retry_outbox(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<outbox::OutboxMessage>;
 
     /// Writes a consistent copy of the database to `path` while it is in
     /// use (SQLite's `VACUUM INTO`); PostgreSQL is backed up with
     /// `pg_dump` instead.
     async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
         let _ = path;
-        Err(Error::FailedPrecondition {
-            reason: "BACKUP_NOT_SUPPORTED",
-            message: format!(
-                "{} databases are backed up with their own tools (pg_dump)",
-                self.backend()
-            ),
-        })
+        Err(backup_not_supported(self.backend()))
     }
 
     /// One page of the audit trail, oldest first.
@@ -441,6 +484,19 @@ pub(crate) fn db_error(error: sqlx::Error) -> Error {
     } else {
         Error::internal(error)
     }
+}
+
+/// A backend whose databases are backed up with their own tools.
+pub(crate) fn backup_not_supported(backend: &str) -> Error {
+    Error::FailedPrecondition {
+        reason: Reason::BackupNotSupported.as_str(),
+        message: format!("{backend} databases are backed up with their own tools (pg_dump)"),
+    }
+}
+
+/// A stored row that does not convert to its domain type.
+pub(crate) fn corrupt(what: &str) -> Error {
+    Error::internal(format!("stored {what} is corrupt"))
 }
 
 /// Whether a driver error is a unique-constraint violation.

@@ -2,16 +2,16 @@
 //! sqlx's migrator takes an advisory lock, so replicas starting at once run
 //! the migrations exactly once.
 
+use std::path::Path;
 use std::str::FromStr;
-
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions, Postgres};
+use sqlx::{FromRow, Pool, QueryBuilder};
 
 use crate::error::{Error, Result};
-use crate::store::common::impl_common_store;
-use crate::store::licenses::impl_license_helpers;
-use crate::store::{DatabaseOptions, db_error};
+use crate::store::backend::{Backend, SqlStore};
+use crate::store::{DatabaseOptions, OnRevoked, backup_not_supported, db_error};
 
 /// The channel every token revocation notifies (migration 0008's
 /// trigger), with the token's id as payload.
@@ -21,12 +21,9 @@ pub const REVOCATION_CHANNEL: &str = "neo_support_token_revoked";
 const REVOCATION_RETRY: Duration = Duration::from_millis(500);
 
 /// A PostgreSQL database.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-}
+pub type PostgresStore = SqlStore<Postgres>;
 
-impl PostgresStore {
+impl SqlStore<Postgres> {
     /// Connects to `url` (`postgres://...`) and runs the migrations.
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
         let connect_options = PgConnectOptions::from_str(url)
@@ -42,82 +39,92 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(Error::internal)?;
-        Ok(Self { pool })
-    }
-
-    /// PostgreSQL locks the row a write transaction reads first.
-    const LOCK_ROW: &'static str = " FOR UPDATE";
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        self.pool.begin().await.map_err(db_error)
-    }
-
-    /// How a claim skips rows another transaction holds.
-    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
-
-    /// The parts of a `WITH` run in no set order: the UPDATE that
-    /// supersedes a key must run before the batch that inserts the next.
-    const UPDATES_IN_BATCH: bool = false;
-
-    /// Several INSERTs run as one statement, one round trip: all but the
-    /// last become data-modifying `WITH` parts. They must not depend on
-    /// one another's order; foreign keys between them are checked at the
-    /// end of the statement.
-    fn batch_sql(statements: &[&str]) -> String {
-        let Some((last, first)) = statements.split_last() else {
-            return String::new();
-        };
-        let parts: Vec<String> = first
-            .iter()
-            .enumerate()
-            .map(|(n, statement)| format!("part{n} AS ({statement})"))
-            .collect();
-        if parts.is_empty() {
-            (*last).to_owned()
-        } else {
-            format!("WITH {} {last}", parts.join(", "))
-        }
-    }
-
-    /// LISTENs on [`REVOCATION_CHANNEL`] until the connection is lost.
-    /// Once listening it forgets every token remembered so far, so a
-    /// revocation made before LISTEN took hold is not missed.
-    async fn listen_for_revocations(
-        pool: &PgPool,
-        on_revoked: &crate::store::OnRevoked,
-    ) -> Result<()> {
-        let mut listener = PgListener::connect_with(pool).await.map_err(db_error)?;
-        listener
-            .listen(REVOCATION_CHANNEL)
-            .await
-            .map_err(db_error)?;
-        on_revoked(None);
-        loop {
-            match listener.try_recv().await.map_err(db_error)? {
-                Some(notification) => on_revoked(notification.payload().parse().ok()),
-                None => return Ok(()),
-            }
-        }
-    }
-
-    /// The connection pool, for tests and tools.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+        // Write transactions lock rows; they share the pool.
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 
-impl_license_helpers!(PostgresStore, sqlx::Postgres);
+/// LISTENs on [`REVOCATION_CHANNEL`] until the connection is lost. Once
+/// listening it forgets every token remembered so far, so a revocation
+/// made before LISTEN took hold is not missed.
+async fn listen_for_revocations(pool: &PgPool, on_revoked: &OnRevoked) -> Result<()> {
+    let mut listener = PgListener::connect_with(pool).await.map_err(db_error)?;
+    listener
+        .listen(REVOCATION_CHANNEL)
+        .await
+        .map_err(db_error)?;
+    on_revoked(None);
+    loop {
+        match listener.try_recv().await.map_err(db_error)? {
+            Some(notification) => on_revoked(notification.payload().parse().ok()),
+            None => return Ok(()),
+        }
+    }
+}
 
-impl_common_store!(PostgresStore, "postgres", {
-    async fn watch_revocations(&self, on_revoked: crate::store::OnRevoked) {
+impl Backend for sqlx::Postgres {
+    const BACKEND: &'static str = "postgres";
+    const BEGIN_WRITE: Option<&'static str> = None;
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const UPDATES_IN_BATCH: bool = false;
+
+    /// Every statement becomes a data-modifying `WITH` part of one
+    /// statement, one round trip. They must not depend on one another's
+    /// order; foreign keys between them are checked at the end of the
+    /// statement.
+    fn open_batch_statement(sql: &mut QueryBuilder<'_, Self>, index: usize) {
+        if index == 0 {
+            sql.push("WITH part0 AS (");
+        } else {
+            sql.push(format!("), part{index} AS ("));
+        }
+    }
+
+    /// PostgreSQL runs every data-modifying `WITH` part to completion
+    /// whether or not the main statement reads it.
+    fn close_batch(sql: &mut QueryBuilder<'_, Self>, count: usize) {
+        if count > 0 {
+            sql.push(") SELECT 1");
+        }
+    }
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn fetch_all<'e, T, F>(pool: &'e Pool<Self>, build: F) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, Self::Row> + Send + Unpin + 'e,
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'e,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build_query_as().fetch_all(pool).await
+    }
+
+    async fn execute<'c, F>(connection: &'c mut Self::Connection, build: F) -> sqlx::Result<()>
+    where
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'c,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build().execute(connection).await?;
+        Ok(())
+    }
+
+    async fn watch_revocations(store: &SqlStore<Self>, on_revoked: OnRevoked) {
         // A connection of its own, so the listener never takes one of the
         // calls' connections.
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(self.pool.connect_options().as_ref().clone());
+            .connect_lazy_with(store.pool.connect_options().as_ref().clone());
         loop {
-            match Self::listen_for_revocations(&pool, &on_revoked).await {
+            match listen_for_revocations(&pool, &on_revoked).await {
                 Ok(()) => tracing::warn!("lost the revocation listener's connection; reconnecting"),
                 Err(error) => {
                     tracing::warn!(%error, "cannot listen for token revocations; retrying");
@@ -128,4 +135,9 @@ impl_common_store!(PostgresStore, "postgres", {
             tokio::time::sleep(REVOCATION_RETRY).await;
         }
     }
-});
+
+    /// PostgreSQL is backed up with `pg_dump`.
+    async fn backup_to(_store: &SqlStore<Self>, _path: &Path) -> Result<()> {
+        Err(backup_not_supported(Self::BACKEND))
+    }
+}

@@ -1,33 +1,27 @@
 //! The SQLite backend: the embedded default, for one machine. WAL journal,
-//! `synchronous=NORMAL`, a busy timeout, and foreign keys on.
+//! `synchronous=NORMAL`, a busy timeout, and foreign keys on; one queued
+//! connection for write transactions, which begin `IMMEDIATE`.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{FromRow, Pool, QueryBuilder};
 
 use crate::error::{Error, Result};
-use crate::store::common::impl_common_store;
-use crate::store::licenses::impl_license_helpers;
-use crate::store::{DatabaseOptions, db_error};
+use crate::store::backend::{Backend, SqlStore};
+use crate::store::{DatabaseOptions, OnRevoked, db_error};
 
 /// How often a server reads the token revocation revision.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
 
 /// A SQLite database file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-    /// One connection for write transactions: writers queue for it in
-    /// order instead of polling the file's lock with SQLite's busy handler
-    /// (whose sleeps grow to 100 ms), so a burst of writes costs no tail.
-    /// Another process on the same file still meets the busy timeout.
-    writer: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating if need be) the file at `url` (`sqlite://PATH`) and
     /// runs the migrations.
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
@@ -47,7 +41,7 @@ impl SqliteStore {
         }
         // Created 0600 before SQLite opens it: SQLite gives the -wal and
         // -shm files the database file's mode, whatever the umask.
-        if filename != std::path::Path::new(":memory:") && !url.contains("mode=memory") {
+        if filename != Path::new(":memory:") && !url.contains("mode=memory") {
             create_private_file(filename).map_err(Error::internal)?;
         }
         let pool = SqlitePoolOptions::new()
@@ -60,6 +54,11 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(Error::internal)?;
+        // One connection for write transactions: writers queue for it in
+        // order instead of polling the file's lock with SQLite's busy
+        // handler (whose sleeps grow to 100 ms), so a burst of writes costs
+        // no tail. Another process on the same file still meets the busy
+        // timeout.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
@@ -68,35 +67,104 @@ impl SqliteStore {
             .map_err(db_error)?;
         Ok(Self { pool, writer })
     }
+}
 
-    /// SQLite takes the database's write lock at `BEGIN IMMEDIATE`, so a
-    /// read-then-write transaction never fails half-way on a busy lock.
+impl Backend for sqlx::Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const LOCK_ROW: &'static str = "";
-
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)
-    }
-
-    /// How a claim skips rows another transaction holds.
     const SKIP_LOCKED: &'static str = "";
-
-    /// A batch runs its statements in order, so the UPDATE that supersedes
-    /// a key can go with the INSERT of the next one.
     const UPDATES_IN_BATCH: bool = true;
 
-    /// Several statements run as one call, in order: SQLite takes them as
-    /// one string, each `$N` bound from the same list. One call is one
+    /// SQLite takes several statements as one string, run in order: one
     /// hop to the connection's thread instead of one per statement.
-    fn batch_sql(statements: &[&str]) -> String {
-        statements.join(";\n")
+    fn open_batch_statement(sql: &mut QueryBuilder<'_, Self>, index: usize) {
+        if index > 0 {
+            sql.push(";\n");
+        }
     }
 
-    /// The connection pool, for tests and tools.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    fn close_batch(_sql: &mut QueryBuilder<'_, Self>, _count: usize) {}
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn fetch_all<'e, T, F>(pool: &'e Pool<Self>, build: F) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> FromRow<'r, Self::Row> + Send + Unpin + 'e,
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'e,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build_query_as().fetch_all(pool).await
+    }
+
+    async fn execute<'c, F>(connection: &'c mut Self::Connection, build: F) -> sqlx::Result<()>
+    where
+        F: for<'args> FnOnce(&mut QueryBuilder<'args, Self>) + Send + 'c,
+    {
+        let mut sql = QueryBuilder::new("");
+        build(&mut sql);
+        sql.build().execute(connection).await?;
+        Ok(())
+    }
+
+    async fn watch_revocations(store: &SqlStore<Self>, on_revoked: OnRevoked) {
+        // One row read every REVOCATION_POLL: the revision every revocation
+        // bumps (migration 0008), also from another process on the file.
+        let mut last: Option<i64> = None;
+        let mut ticker = tokio::time::interval(REVOCATION_POLL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let revision: std::result::Result<i64, _> =
+                sqlx::query_scalar("SELECT revision FROM token_revocations WHERE id = 1")
+                    .fetch_one(&store.pool)
+                    .await;
+            match revision {
+                Ok(revision) => {
+                    if last.is_some_and(|last| last != revision) {
+                        on_revoked(None);
+                    }
+                    last = Some(revision);
+                }
+                Err(error) => {
+                    // Cannot tell what changed: forget everything.
+                    tracing::warn!(%error, "cannot read the token revocation revision");
+                    on_revoked(None);
+                }
+            }
+        }
+    }
+
+    /// `VACUUM INTO` takes a consistent snapshot while others read and
+    /// write.
+    async fn backup_to(store: &SqlStore<Self>, path: &Path) -> Result<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
+        // The copy holds keys and addresses: made empty with mode 0600
+        // first (VACUUM INTO fills an empty file and keeps its mode).
+        let created = create_private_file(path).map_err(|error| {
+            Error::invalid("to", format!("cannot create {}: {error}", path.display()))
+        })?;
+        if !created {
+            return Err(Error::invalid(
+                "to",
+                format!("{} exists already; choose a new file", path.display()),
+            ));
+        }
+        // VACUUM INTO takes a consistent snapshot while others read and write.
+        let result = sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&store.pool)
+            .await
+            .map_err(db_error);
+        if result.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        result.map(|_| ())
     }
 }
 
@@ -144,62 +212,3 @@ fn create_private_file(path: &std::path::Path) -> std::io::Result<bool> {
         Err(error) => Err(error),
     }
 }
-
-impl_license_helpers!(SqliteStore, sqlx::Sqlite);
-
-impl_common_store!(SqliteStore, "sqlite", {
-    async fn watch_revocations(&self, on_revoked: crate::store::OnRevoked) {
-        // One row read every REVOCATION_POLL: the revision every revocation
-        // bumps (migration 0008), also from another process on the file.
-        let mut last: Option<i64> = None;
-        let mut ticker = tokio::time::interval(REVOCATION_POLL);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let revision: std::result::Result<i64, _> =
-                sqlx::query_scalar("SELECT revision FROM token_revocations WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await;
-            match revision {
-                Ok(revision) => {
-                    if last.is_some_and(|last| last != revision) {
-                        on_revoked(None);
-                    }
-                    last = Some(revision);
-                }
-                Err(error) => {
-                    // Cannot tell what changed: forget everything.
-                    tracing::warn!(%error, "cannot read the token revocation revision");
-                    on_revoked(None);
-                }
-            }
-        }
-    }
-
-    async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
-        let target = path
-            .to_str()
-            .ok_or_else(|| Error::invalid("to", "the backup path is not UTF-8"))?;
-        // The copy holds keys and addresses: made empty with mode 0600
-        // first (VACUUM INTO fills an empty file and keeps its mode).
-        let created = create_private_file(path).map_err(|error| {
-            Error::invalid("to", format!("cannot create {}: {error}", path.display()))
-        })?;
-        if !created {
-            return Err(Error::invalid(
-                "to",
-                format!("{} exists already; choose a new file", path.display()),
-            ));
-        }
-        // VACUUM INTO takes a consistent snapshot while others read and write.
-        let result = sqlx::query("VACUUM INTO $1")
-            .bind(target)
-            .execute(&self.pool)
-            .await
-            .map_err(db_error);
-        if result.is_err() {
-            let _ = std::fs::remove_file(path);
-        }
-        result.map(|_| ())
-    }
-});

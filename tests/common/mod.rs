@@ -18,7 +18,7 @@ use neo_support::domain::token::{Role, TokenSecret};
 use neo_support::grpc::{AppState, Settings};
 use neo_support::server::{ServeOptions, serve};
 use neo_support::signer::keys::Keyring;
-use neo_support::store::{self, DatabaseOptions, Store};
+use neo_support::store::{self, Audit, DatabaseOptions, Store};
 use sqlx::Connection;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -222,6 +222,7 @@ impl TestServer {
                 &Role::Staff,
                 &staff.hash(),
                 Clock::now(clock.as_ref()),
+                &Audit::daemon(),
             )
             .await
             .expect("create staff token");
@@ -289,7 +290,7 @@ impl TestServer {
         let secret = TokenSecret::generate();
         let record = self
             .store
-            .create_token(name, &role, &secret.hash(), Utc::now())
+            .create_token(name, &role, &secret.hash(), Utc::now(), &Audit::daemon())
             .await
             .expect("create token");
         (record.id, secret.expose().to_owned())
