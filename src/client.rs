@@ -10,8 +10,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
-use crate::grpc::pb::license_service_client::LicenseServiceClient;
-use crate::grpc::pb::support_service_client::SupportServiceClient;
+use crate::pb::license_service_client::LicenseServiceClient;
+use crate::pb::support_service_client::SupportServiceClient;
 
 /// Where and how to connect.
 #[derive(Clone, Default)]

@@ -30,6 +30,7 @@ pub mod domain;
 pub mod error;
 pub mod grpc;
 pub mod mail;
+pub mod pb;
 pub mod server;
 pub mod signer;
 pub mod store;

@@ -22,9 +22,9 @@ use crate::error::{Error, Result};
 use crate::grpc::AppState;
 use crate::grpc::gate::GateLayer;
 use crate::grpc::license::LicenseApi;
-use crate::grpc::pb::license_service_server::LicenseServiceServer;
-use crate::grpc::pb::support_service_server::SupportServiceServer;
 use crate::grpc::support::SupportApi;
+use crate::pb::license_service_server::LicenseServiceServer;
+use crate::pb::support_service_server::SupportServiceServer;
 use crate::telemetry::{CallLogLayer, RpcLabels};
 
 /// The largest request message accepted, in bytes: room for the longest
@@ -126,7 +126,7 @@ fn rpc_labels() -> RpcLabels {
             ),
         ];
         for encoded in [
-            crate::grpc::pb::FILE_DESCRIPTOR_SET,
+            crate::pb::FILE_DESCRIPTOR_SET,
             tonic_health::pb::FILE_DESCRIPTOR_SET,
         ] {
             let Ok(set) = prost_types::FileDescriptorSet::decode(encoded) else {
@@ -189,12 +189,12 @@ pub async fn serve(
     ));
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::grpc::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(Error::internal)?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(crate::grpc::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(Error::internal)?;

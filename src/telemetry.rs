@@ -26,8 +26,7 @@ use std::time::{Duration, Instant};
 use http::HeaderValue;
 use tower::{Layer, Service};
 
-use crate::clock::Clock;
-use crate::store::Store;
+use crate::domain::Backlog;
 
 /// The header that carries a call's request id (given by the client, or
 /// made here), echoed in the response; the gRPC layer records it in the
@@ -98,7 +97,7 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
 /// The canonical name of a numeric gRPC status.
 pub fn code_label(code: &str) -> &'static str {
     let number: i32 = code.parse().unwrap_or(2);
-    crate::cli::code_name(tonic::Code::from(number))
+    crate::pb::code_name(tonic::Code::from(number))
 }
 
 /// Lines of one kind (RPC and status code) written per minute at most,
@@ -266,27 +265,31 @@ pub fn install_prometheus(address: SocketAddr) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Refreshes the gauges from the database every `interval`, forever.
-pub async fn refresh_gauges(store: Arc<dyn Store>, clock: Arc<dyn Clock>, interval: Duration) {
+/// Where the gauges read their figures.
+#[async_trait::async_trait]
+pub trait GaugeSource: Send + Sync {
+    /// The backlog now, or `None` when it cannot be read (the gauges then
+    /// keep their last value).
+    async fn backlog(&self) -> Option<Backlog>;
+    /// Database connections in use now.
+    fn pool_in_use(&self) -> u32;
+}
+
+/// Refreshes the gauges from `source` every `interval`, forever.
+pub async fn refresh_gauges(source: Arc<dyn GaugeSource>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        let now = clock.now();
-        match store.gauges(now).await {
-            Ok(g) => {
-                metrics::gauge!("neo_support_review_queue", "state" => "pending")
-                    .set(g.pending_reviews as f64);
-                metrics::gauge!("neo_support_review_queue", "state" => "overdue")
-                    .set(g.overdue_reviews as f64);
-                metrics::gauge!("neo_support_outbox_unsent").set(g.outbox_unsent as f64);
-                metrics::gauge!("neo_support_outbox_overdue").set(g.outbox_overdue as f64);
-                metrics::gauge!("neo_support_outbox_oldest_unsent_seconds")
-                    .set(g.oldest_unsent_seconds as f64);
-            }
-            Err(error) => {
-                tracing::debug!(%error, "gauges not refreshed: the database is not answering")
-            }
+        if let Some(backlog) = source.backlog().await {
+            metrics::gauge!("neo_support_review_queue", "state" => "pending")
+                .set(backlog.pending_reviews as f64);
+            metrics::gauge!("neo_support_review_queue", "state" => "overdue")
+                .set(backlog.overdue_reviews as f64);
+            metrics::gauge!("neo_support_outbox_unsent").set(backlog.outbox_unsent as f64);
+            metrics::gauge!("neo_support_outbox_overdue").set(backlog.outbox_overdue as f64);
+            metrics::gauge!("neo_support_outbox_oldest_unsent_seconds")
+                .set(backlog.oldest_unsent_seconds as f64);
         }
-        metrics::gauge!("neo_support_db_pool_in_use").set(store.pool_in_use() as f64);
+        metrics::gauge!("neo_support_db_pool_in_use").set(f64::from(source.pool_in_use()));
     }
 }

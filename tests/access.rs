@@ -5,7 +5,7 @@ mod common;
 use common::{TestServer, on_each_backend, reason, test_databases};
 use neo_support::domain::token::Role;
 use neo_support::grpc::Settings;
-use neo_support::grpc::pb;
+use neo_support::pb;
 use neo_support::server::ServeOptions;
 use neo_support::store::Audit;
 use tonic::Code;

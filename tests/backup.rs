@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::{TestDb, TestServer, first_year, new_contract};
-use neo_support::grpc::pb;
+use neo_support::pb;
 use neo_support::store::{self, DatabaseOptions};
 
 #[tokio::test]

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{bad_fields, jst_at, on_each_backend, reason};
-use neo_support::grpc::convert::{datetime, timestamp};
-use neo_support::grpc::pb;
+use neo_support::pb;
+use neo_support::pb::{datetime, timestamp};
 use tonic::Code;
 
 fn every_year(name: &str, from: &str, to: &str) -> pb::CreateClosureRequest {

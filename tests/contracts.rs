@@ -4,7 +4,7 @@
 mod common;
 
 use common::{bad_fields, first_year, jst_at, new_contract, on_each_backend, order, reason};
-use neo_support::grpc::pb::{self, OrderKind};
+use neo_support::pb::{self, OrderKind};
 use tonic::Code;
 
 fn span(o: &pb::Order) -> (&str, &str) {

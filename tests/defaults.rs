@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 
 use common::{Daemon, a_month_ago, first_year, new_contract, staff_token_on};
 use neo_support::client::{self, ClientOptions, LicenseClient};
-use neo_support::grpc::pb;
+use neo_support::pb;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_neo-supportd");
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{first_year, jst_at, new_contract, on_each_backend, order};
-use neo_support::grpc::convert::timestamp;
-use neo_support::grpc::pb;
+use neo_support::pb;
+use neo_support::pb::timestamp;
 use tonic::Code;
 
 #[tokio::test]
@@ -137,7 +137,7 @@ async fn every_change_is_on_record_with_who_and_which_request() {
             events[0]
                 .occurred_at
                 .as_ref()
-                .and_then(neo_support::grpc::convert::datetime),
+                .and_then(neo_support::pb::datetime),
             Some(jst_at(2026, 11, 25, 10, 0, 0))
         );
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, reason, test_databases};
 use neo_support::client::{self, ClientOptions};
-use neo_support::grpc::pb;
+use neo_support::pb;
 use sqlx::Connection;
 use tonic::Code;
 

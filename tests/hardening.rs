@@ -12,7 +12,7 @@ use common::{Daemon, TestDb, TestServer};
 use neo_support::client::{self, ClientOptions};
 use neo_support::grpc::Settings;
 use neo_support::grpc::gate::RateLimits;
-use neo_support::grpc::pb::GetCalendarDayRequest;
+use neo_support::pb::GetCalendarDayRequest;
 use neo_support::server::{ConnectionLimits, ServeOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic_health::pb::HealthCheckRequest;

@@ -7,7 +7,7 @@ mod common;
 
 use common::{TestServer, bad_fields, first_year, new_contract, on_each_backend, reason};
 use neo_support::domain::token::Role;
-use neo_support::grpc::pb;
+use neo_support::pb;
 use prost_types::Timestamp;
 use tonic::Code;
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::{TestServer, bad_fields, first_year, jst_at, new_contract, on_each_backend, reason};
-use neo_support::grpc::convert::datetime;
-use neo_support::grpc::pb;
+use neo_support::pb;
+use neo_support::pb::datetime;
 use tonic::Code;
 
 fn inquiry(

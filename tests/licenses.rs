@@ -10,8 +10,8 @@ use common::{
 };
 use neo_support::client::LicenseClient;
 use neo_support::grpc::Settings;
-use neo_support::grpc::convert::datetime;
-use neo_support::grpc::pb;
+use neo_support::pb;
+use neo_support::pb::datetime;
 use neo_support::server::ServeOptions;
 use tonic::Code;
 

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::{TestServer, first_year, jst_at, new_contract, on_each_backend};
-use neo_support::grpc::pb;
 use neo_support::mail::{Mailer, SmtpSettings, WorkerSettings, deliver_one};
+use neo_support::pb;
 use neo_support::store::outbox::OutboxQuery;
 
 /// aiosmtpd on a port, storing mail in a Maildir.

@@ -8,7 +8,7 @@ mod common;
 
 use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, first_year, new_contract};
 use neo_support::client::{self, ClientOptions, LicenseClient};
-use neo_support::grpc::pb;
+use neo_support::pb;
 
 fn reissue(fingerprint: &str, request_id: &str) -> pb::RequestReissueRequest {
     pb::RequestReissueRequest {

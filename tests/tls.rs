@@ -7,7 +7,7 @@ mod common;
 
 use common::{Daemon, TestDb, TestServer};
 use neo_support::client;
-use neo_support::grpc::pb;
+use neo_support::pb;
 use neo_support::server::{ServeOptions, TlsFiles};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 

@@ -18,9 +18,9 @@ use tonic_health::pb::health_client::HealthClient;
 
 use super::{Cli, Failure, Output, client_options};
 use crate::client::{self, BearerToken};
-use crate::grpc::pb;
-use crate::grpc::pb::license_service_client::LicenseServiceClient;
-use crate::grpc::pb::support_service_client::SupportServiceClient;
+use crate::pb;
+use crate::pb::license_service_client::LicenseServiceClient;
+use crate::pb::support_service_client::SupportServiceClient;
 
 /// `bench` arguments.
 #[derive(Debug, Args)]

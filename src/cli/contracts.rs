@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, Output, field, list, rfc3339, text_or_null};
 use crate::client::SupportClient;
-use crate::grpc::pb;
+use crate::pb;
 
 /// `contract` commands.
 #[derive(Debug, Subcommand)]

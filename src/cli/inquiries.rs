@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
 use crate::client::SupportClient;
-use crate::grpc::pb;
+use crate::pb;
 
 /// `inquiry` commands.
 #[derive(Debug, Subcommand)]

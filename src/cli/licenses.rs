@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{Cli, Failure, Output, client_options, rfc3339, text_or_null};
 use crate::client::{self, LicenseClient};
 use crate::domain::license::Fingerprint;
-use crate::grpc::pb;
+use crate::pb;
 use crate::signer::keys::verifier_from_dir;
 
 /// `key` commands.

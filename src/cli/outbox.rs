@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
 use crate::client::SupportClient;
-use crate::grpc::pb;
+use crate::pb;
 
 /// `outbox` commands.
 #[derive(Debug, Subcommand)]
@@ -224,7 +224,7 @@ pub(crate) async fn events(
             contract_id: contract.clone().unwrap_or_default(),
             license_id: license.clone().unwrap_or_default(),
             kind: kind.clone().unwrap_or_default(),
-            since_at: since.map(crate::grpc::convert::timestamp),
+            since_at: since.map(crate::pb::timestamp),
             page_size: *page_size,
             page_token: page_token.clone(),
         })

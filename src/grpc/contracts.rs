@@ -14,10 +14,10 @@ use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
     code_field, date_field, decode_page_token, email_field, encode_page_token,
     format_optional_date, name_field, optional_date_field, page_size_field, status_filter,
-    timestamp,
 };
-use crate::grpc::pb::*;
 use crate::grpc::support::SupportApi;
+use crate::pb::timestamp;
+use crate::pb::*;
 use crate::store::contracts::ContractQuery;
 use crate::store::{NewToken, TokenQuery, TokenRecord};
 
@@ -125,12 +125,12 @@ fn all_mail_domains(contact_email: &str, added: Vec<String>) -> Vec<String> {
 }
 
 fn pb_order_kind(value: i32) -> Result<OrderKind> {
-    match crate::grpc::pb::OrderKind::try_from(value) {
-        Ok(crate::grpc::pb::OrderKind::FirstYear) => Ok(OrderKind::FirstYear),
-        Ok(crate::grpc::pb::OrderKind::Renewal) => Ok(OrderKind::Renewal),
-        Ok(crate::grpc::pb::OrderKind::ReContinuation) => Ok(OrderKind::ReContinuation),
-        Ok(crate::grpc::pb::OrderKind::AddSeats) => Ok(OrderKind::AddSeats),
-        Ok(crate::grpc::pb::OrderKind::Certificate) => Ok(OrderKind::Certificate),
+    match crate::pb::OrderKind::try_from(value) {
+        Ok(crate::pb::OrderKind::FirstYear) => Ok(OrderKind::FirstYear),
+        Ok(crate::pb::OrderKind::Renewal) => Ok(OrderKind::Renewal),
+        Ok(crate::pb::OrderKind::ReContinuation) => Ok(OrderKind::ReContinuation),
+        Ok(crate::pb::OrderKind::AddSeats) => Ok(OrderKind::AddSeats),
+        Ok(crate::pb::OrderKind::Certificate) => Ok(OrderKind::Certificate),
         _ => Err(Error::invalid("kind", "unknown or unset order kind")),
     }
 }
@@ -210,7 +210,7 @@ impl SupportApi {
             periods,
             coverage: spans,
             date: format_date(date),
-            status: crate::grpc::pb::ContractStatus::from(status).into(),
+            status: crate::pb::ContractStatus::from(status).into(),
             current_period_seats,
             support_end_on,
             mail_domains: all_mail_domains(&contract_email, mail_domains),
@@ -279,8 +279,7 @@ impl SupportApi {
         let contracts = rows
             .into_iter()
             .map(|(contract, orders)| ContractSummary {
-                status: crate::grpc::pb::ContractStatus::from(status_on(&orders, status_on_date))
-                    .into(),
+                status: crate::pb::ContractStatus::from(status_on(&orders, status_on_date)).into(),
                 support_end_on: format_optional_date(last_end(&orders)),
                 contract: Some(contract.into()),
             })
@@ -337,7 +336,7 @@ impl SupportApi {
                 message: refusal.to_string(),
             })?;
         Ok(QuoteRenewalResponse {
-            kind: crate::grpc::pb::OrderKind::from(quote.kind).into(),
+            kind: crate::pb::OrderKind::from(quote.kind).into(),
             start_on: format_date(quote.period.start),
             end_on: format_date(quote.period.end),
         })

@@ -12,7 +12,7 @@ use crate::domain::dates::{
 };
 use crate::domain::holidays::{FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, YearOutOfRange};
 use crate::error::{Error, Result};
-use crate::grpc::pb;
+use crate::pb::{self, datetime, timestamp};
 
 /// Longest closure, holiday or note text accepted, in characters.
 const MAX_NAME_CHARS: usize = 100;
@@ -76,14 +76,6 @@ pub fn id_field(field: &str, value: &str) -> Result<String> {
         ));
     }
     Ok(value.to_owned())
-}
-
-/// An instant as a protobuf timestamp.
-pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
 }
 
 /// A name staff typed: trimmed, 1 to 100 characters, no control characters.
@@ -242,26 +234,6 @@ pub fn new_holiday_override(
     };
     let note = note_field("holiday_override.note", &holiday_override.note)?;
     Ok((date, action, note))
-}
-
-/// A protobuf timestamp as an instant, if it is a valid one (nanos
-/// 0..=999,999,999, seconds within chrono's range).
-pub fn datetime(at: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(at.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)?;
-    DateTime::from_timestamp(at.seconds, nanos)
-}
-
-/// The snake_case name of a `DayKind` value, as the CLI prints it.
-pub fn day_kind_name(kind: i32) -> &'static str {
-    match pb::DayKind::try_from(kind) {
-        Ok(pb::DayKind::BusinessDay) => "business_day",
-        Ok(pb::DayKind::Weekend) => "weekend",
-        Ok(pb::DayKind::NationalHoliday) => "national_holiday",
-        Ok(pb::DayKind::CompanyClosure) => "company_closure",
-        _ => "unspecified",
-    }
 }
 
 /// A contract or license id field.

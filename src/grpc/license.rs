@@ -10,11 +10,12 @@ use crate::domain::license::{
 use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
     code_field, decode_page_token, encode_page_token, id_field, name_field, out_of_range,
-    page_size_field, timestamp,
+    page_size_field,
 };
-use crate::grpc::pb::license_service_server::LicenseService;
-use crate::grpc::pb::*;
-use crate::grpc::{AppState, Caller, to_status};
+use crate::grpc::{AppState, Caller, answer};
+use crate::pb::license_service_server::LicenseService;
+use crate::pb::timestamp;
+use crate::pb::*;
 use crate::signer::keys::KeyFileStatus;
 use crate::store::keys::license_not_found;
 use crate::store::reissues::{ReissueInput, ReissueQuery};
@@ -40,21 +41,21 @@ fn request_id_field(value: &str) -> Result<String> {
     Ok(value.to_owned())
 }
 
-fn key_status(status: KeyStatus) -> crate::grpc::pb::KeyStatus {
+fn key_status(status: KeyStatus) -> crate::pb::KeyStatus {
     match status {
-        KeyStatus::Active => crate::grpc::pb::KeyStatus::Active,
-        KeyStatus::Superseded => crate::grpc::pb::KeyStatus::Superseded,
-        KeyStatus::Revoked => crate::grpc::pb::KeyStatus::Revoked,
+        KeyStatus::Active => crate::pb::KeyStatus::Active,
+        KeyStatus::Superseded => crate::pb::KeyStatus::Superseded,
+        KeyStatus::Revoked => crate::pb::KeyStatus::Revoked,
     }
 }
 
-fn reissue_status(status: ReissueStatus) -> crate::grpc::pb::ReissueStatus {
+fn reissue_status(status: ReissueStatus) -> crate::pb::ReissueStatus {
     match status {
-        ReissueStatus::Issued => crate::grpc::pb::ReissueStatus::Issued,
-        ReissueStatus::Unchanged => crate::grpc::pb::ReissueStatus::Unchanged,
-        ReissueStatus::PendingReview => crate::grpc::pb::ReissueStatus::PendingReview,
-        ReissueStatus::Approved => crate::grpc::pb::ReissueStatus::Approved,
-        ReissueStatus::Rejected => crate::grpc::pb::ReissueStatus::Rejected,
+        ReissueStatus::Issued => crate::pb::ReissueStatus::Issued,
+        ReissueStatus::Unchanged => crate::pb::ReissueStatus::Unchanged,
+        ReissueStatus::PendingReview => crate::pb::ReissueStatus::PendingReview,
+        ReissueStatus::Approved => crate::pb::ReissueStatus::Approved,
+        ReissueStatus::Rejected => crate::pb::ReissueStatus::Rejected,
     }
 }
 
@@ -240,15 +241,14 @@ impl LicenseApi {
     ) -> Result<ListReissuesResponse> {
         self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
-        let status = match crate::grpc::pb::ReissueStatus::try_from(r.status) {
-            Ok(
-                crate::grpc::pb::ReissueStatus::Unspecified
-                | crate::grpc::pb::ReissueStatus::PendingReview,
-            ) => ReissueStatus::PendingReview,
-            Ok(crate::grpc::pb::ReissueStatus::Issued) => ReissueStatus::Issued,
-            Ok(crate::grpc::pb::ReissueStatus::Unchanged) => ReissueStatus::Unchanged,
-            Ok(crate::grpc::pb::ReissueStatus::Approved) => ReissueStatus::Approved,
-            Ok(crate::grpc::pb::ReissueStatus::Rejected) => ReissueStatus::Rejected,
+        let status = match crate::pb::ReissueStatus::try_from(r.status) {
+            Ok(crate::pb::ReissueStatus::Unspecified | crate::pb::ReissueStatus::PendingReview) => {
+                ReissueStatus::PendingReview
+            }
+            Ok(crate::pb::ReissueStatus::Issued) => ReissueStatus::Issued,
+            Ok(crate::pb::ReissueStatus::Unchanged) => ReissueStatus::Unchanged,
+            Ok(crate::pb::ReissueStatus::Approved) => ReissueStatus::Approved,
+            Ok(crate::pb::ReissueStatus::Rejected) => ReissueStatus::Rejected,
             Err(_) => return Err(Error::invalid("status", "unknown reissue status")),
         };
         let limit = page_size_field("page_size", r.page_size)?;
@@ -431,9 +431,9 @@ impl LicenseApi {
             key_verdict(&r.key, claims, fingerprint.as_ref(), record.as_ref())
         };
         let status = match verdict.status {
-            _ if other_contract => crate::grpc::pb::KeyStatus::Unspecified,
+            _ if other_contract => crate::pb::KeyStatus::Unspecified,
             Some(status) => key_status(status),
-            None => crate::grpc::pb::KeyStatus::NotOnRecord,
+            None => crate::pb::KeyStatus::NotOnRecord,
         };
         let issued_at = chrono::DateTime::parse_from_rfc3339(&claims.iat)
             .ok()
@@ -486,11 +486,6 @@ impl LicenseApi {
             .collect();
         GetSigningKeysResponse { signing_keys }
     }
-}
-
-/// Answers a call: the library result becomes a response or a status.
-fn answer<T>(result: Result<T>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(to_status)
 }
 
 #[tonic::async_trait]

@@ -1,14 +1,16 @@
-//! The gRPC face of the service: the generated protobuf types ([`pb`]),
-//! one file per service, the conversion between proto messages and domain
-//! types, and the mapping of [`Error`] to `tonic::Status`, the only place
-//! that builds one.
+//! The gRPC face of the service: one file per service, the conversion
+//! between proto messages and domain types, and the mapping of [`Error`]
+//! to `tonic::Status`, the only place that builds one.
 
 pub mod cache;
+mod calendar;
 mod contracts;
 pub mod convert;
+mod events;
 pub mod gate;
 mod inquiries;
 pub mod license;
+mod outbox;
 mod status;
 pub mod support;
 
@@ -27,13 +29,9 @@ use crate::store::Store;
 
 pub use status::to_status;
 
-/// The generated types of package `neo.support.v1`.
-pub mod pb {
-    tonic::include_proto!("neo.support.v1");
-
-    /// The encoded descriptor set of `proto/`, served by reflection.
-    pub const FILE_DESCRIPTOR_SET: &[u8] =
-        include_bytes!(concat!(env!("OUT_DIR"), "/neo_support_descriptor.bin"));
+/// Answers a call: the library result becomes a response or a status.
+pub(crate) fn answer<T>(result: Result<T>) -> Result<tonic::Response<T>, tonic::Status> {
+    result.map(tonic::Response::new).map_err(to_status)
 }
 
 /// What every service shares: the store and the clock.

@@ -1,17 +1,13 @@
-//! `neo.support.v1.SupportService`: the business calendar, company
-//! closures and holiday overrides.
+//! `neo.support.v1.SupportService`: the service struct and the dispatch of
+//! each RPC to its handler, `*_call`, in the file of its topic
+//! (`calendar`, `contracts`, `inquiries`, `outbox`, `events`).
 
 use tonic::{Request, Response, Status};
 
-use crate::domain::calendar::MAX_RANGE_DAYS;
-use crate::domain::dates::format_date;
-use crate::error::{Error, Reason, Result};
-use crate::grpc::convert::{
-    date_field, instant_field, new_closure, new_holiday_override, out_of_range, timestamp,
-};
-use crate::grpc::pb::support_service_server::SupportService;
-use crate::grpc::pb::*;
-use crate::grpc::{AppState, to_status};
+use crate::error::Result;
+use crate::grpc::{AppState, answer};
+use crate::pb::support_service_server::SupportService;
+use crate::pb::*;
 
 /// The SupportService implementation.
 #[derive(Clone)]
@@ -24,210 +20,6 @@ impl SupportApi {
     pub fn new(state: AppState) -> Self {
         Self { state }
     }
-
-    async fn get_calendar_day(
-        &self,
-        request: Request<GetCalendarDayRequest>,
-    ) -> Result<GetCalendarDayResponse> {
-        self.state.caller(&request).await?;
-        let date = date_field("date", &request.get_ref().date)?;
-        let calendar = self.state.calendar().await?;
-        let day = calendar.day(date).map_err(out_of_range("date"))?;
-        Ok(GetCalendarDayResponse {
-            day: Some(day.into()),
-        })
-    }
-
-    async fn list_days_off(
-        &self,
-        request: Request<ListDaysOffRequest>,
-    ) -> Result<ListDaysOffResponse> {
-        self.state.caller(&request).await?;
-        let message = request.get_ref();
-        let start = date_field("start_on", &message.start_on)?;
-        let end = date_field("end_on", &message.end_on)?;
-        if end < start {
-            return Err(Error::invalid("end_on", "must not be before start_on"));
-        }
-        if (end - start).num_days() >= MAX_RANGE_DAYS {
-            return Err(Error::invalid("end_on", "the range is at most ten years"));
-        }
-        let calendar = self.state.calendar().await?;
-        let days = calendar
-            .days_off(start, end)
-            .map_err(out_of_range("end_on"))?;
-        Ok(ListDaysOffResponse {
-            days: days.into_iter().map(Into::into).collect(),
-        })
-    }
-
-    async fn get_next_business_day(
-        &self,
-        request: Request<GetNextBusinessDayRequest>,
-    ) -> Result<GetNextBusinessDayResponse> {
-        self.state.caller(&request).await?;
-        let date = date_field("date", &request.get_ref().date)?;
-        let calendar = self.state.calendar().await?;
-        let next = calendar
-            .next_business_day(date)
-            .map_err(out_of_range("date"))?;
-        Ok(GetNextBusinessDayResponse {
-            date: format_date(next),
-        })
-    }
-
-    async fn get_reception_status(
-        &self,
-        request: Request<GetReceptionStatusRequest>,
-    ) -> Result<GetReceptionStatusResponse> {
-        self.state.caller(&request).await?;
-        let at = instant_field("at", request.into_inner().at, self.state.clock.now())?;
-        let calendar = self.state.calendar().await?;
-        let reception = calendar.reception(at).map_err(out_of_range("at"))?;
-        Ok(GetReceptionStatusResponse {
-            at: Some(timestamp(at)),
-            open: reception.open,
-            opens_at: Some(timestamp(reception.opens_at)),
-            closes_at: reception.closes_at.map(timestamp),
-        })
-    }
-
-    async fn get_delivery_date(
-        &self,
-        request: Request<GetDeliveryDateRequest>,
-    ) -> Result<GetDeliveryDateResponse> {
-        self.state.caller(&request).await?;
-        let received_at = instant_field(
-            "received_at",
-            request.into_inner().received_at,
-            self.state.clock.now(),
-        )?;
-        let calendar = self.state.calendar().await?;
-        let delivery_on = calendar
-            .delivery_on(received_at)
-            .map_err(out_of_range("received_at"))?;
-        Ok(GetDeliveryDateResponse {
-            received_at: Some(timestamp(received_at)),
-            delivery_on: format_date(delivery_on),
-        })
-    }
-
-    async fn create_closure(
-        &self,
-        request: Request<CreateClosureRequest>,
-    ) -> Result<CreateClosureResponse> {
-        let caller = self.state.caller(&request).await?;
-        caller.require_staff()?;
-        let (name, range) = new_closure(request.into_inner().closure)?;
-        let closure = self
-            .state
-            .store
-            .create_closure(&name, &range, self.state.clock.now(), &caller.audit())
-            .await?;
-        self.state.cache.forget_calendar();
-        tracing::info!(closure_id = closure.id, "company closure added");
-        Ok(CreateClosureResponse {
-            closure: Some(closure.into()),
-        })
-    }
-
-    async fn list_closures(
-        &self,
-        request: Request<ListClosuresRequest>,
-    ) -> Result<ListClosuresResponse> {
-        self.state.caller(&request).await?.require_staff()?;
-        let closures = self.state.store.list_closures().await?;
-        Ok(ListClosuresResponse {
-            closures: closures.into_iter().map(Into::into).collect(),
-        })
-    }
-
-    async fn delete_closure(
-        &self,
-        request: Request<DeleteClosureRequest>,
-    ) -> Result<DeleteClosureResponse> {
-        let caller = self.state.caller(&request).await?;
-        caller.require_staff()?;
-        let id = request.get_ref().id;
-        let deleted = self
-            .state
-            .store
-            .delete_closure(id, self.state.clock.now(), &caller.audit())
-            .await?;
-        self.state.cache.forget_calendar();
-        if !deleted {
-            return Err(Error::NotFound {
-                reason: Reason::ClosureNotFound.as_str(),
-                message: format!("there is no closure with id {id}"),
-            });
-        }
-        tracing::info!(closure_id = id, "company closure removed");
-        Ok(DeleteClosureResponse {})
-    }
-
-    async fn create_holiday_override(
-        &self,
-        request: Request<CreateHolidayOverrideRequest>,
-    ) -> Result<CreateHolidayOverrideResponse> {
-        let caller = self.state.caller(&request).await?;
-        caller.require_staff()?;
-        let (date, action, note) = new_holiday_override(request.into_inner().holiday_override)?;
-        let created = self
-            .state
-            .store
-            .create_holiday_override(
-                date,
-                &action,
-                &note,
-                self.state.clock.now(),
-                &caller.audit(),
-            )
-            .await?;
-        self.state.cache.forget_calendar();
-        tracing::info!(override_id = created.id, "holiday override added");
-        Ok(CreateHolidayOverrideResponse {
-            holiday_override: Some(created.into()),
-        })
-    }
-
-    async fn list_holiday_overrides(
-        &self,
-        request: Request<ListHolidayOverridesRequest>,
-    ) -> Result<ListHolidayOverridesResponse> {
-        self.state.caller(&request).await?.require_staff()?;
-        let overrides = self.state.store.list_holiday_overrides().await?;
-        Ok(ListHolidayOverridesResponse {
-            holiday_overrides: overrides.into_iter().map(Into::into).collect(),
-        })
-    }
-
-    async fn delete_holiday_override(
-        &self,
-        request: Request<DeleteHolidayOverrideRequest>,
-    ) -> Result<DeleteHolidayOverrideResponse> {
-        let caller = self.state.caller(&request).await?;
-        caller.require_staff()?;
-        let id = request.get_ref().id;
-        let deleted = self
-            .state
-            .store
-            .delete_holiday_override(id, self.state.clock.now(), &caller.audit())
-            .await?;
-        self.state.cache.forget_calendar();
-        if !deleted {
-            return Err(Error::NotFound {
-                reason: Reason::OverrideNotFound.as_str(),
-                message: format!("there is no holiday override with id {id}"),
-            });
-        }
-        tracing::info!(override_id = id, "holiday override removed");
-        Ok(DeleteHolidayOverrideResponse {})
-    }
-}
-
-/// Answers a call: the library result becomes a response or a status.
-fn answer<T>(result: Result<T>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(to_status)
 }
 
 #[tonic::async_trait]
@@ -236,77 +28,77 @@ impl SupportService for SupportApi {
         &self,
         request: Request<GetCalendarDayRequest>,
     ) -> Result<Response<GetCalendarDayResponse>, Status> {
-        answer(SupportApi::get_calendar_day(self, request).await)
+        answer(self.get_calendar_day_call(request).await)
     }
 
     async fn list_days_off(
         &self,
         request: Request<ListDaysOffRequest>,
     ) -> Result<Response<ListDaysOffResponse>, Status> {
-        answer(SupportApi::list_days_off(self, request).await)
+        answer(self.list_days_off_call(request).await)
     }
 
     async fn get_next_business_day(
         &self,
         request: Request<GetNextBusinessDayRequest>,
     ) -> Result<Response<GetNextBusinessDayResponse>, Status> {
-        answer(SupportApi::get_next_business_day(self, request).await)
+        answer(self.get_next_business_day_call(request).await)
     }
 
     async fn get_reception_status(
         &self,
         request: Request<GetReceptionStatusRequest>,
     ) -> Result<Response<GetReceptionStatusResponse>, Status> {
-        answer(SupportApi::get_reception_status(self, request).await)
+        answer(self.get_reception_status_call(request).await)
     }
 
     async fn get_delivery_date(
         &self,
         request: Request<GetDeliveryDateRequest>,
     ) -> Result<Response<GetDeliveryDateResponse>, Status> {
-        answer(SupportApi::get_delivery_date(self, request).await)
+        answer(self.get_delivery_date_call(request).await)
     }
 
     async fn create_closure(
         &self,
         request: Request<CreateClosureRequest>,
     ) -> Result<Response<CreateClosureResponse>, Status> {
-        answer(SupportApi::create_closure(self, request).await)
+        answer(self.create_closure_call(request).await)
     }
 
     async fn list_closures(
         &self,
         request: Request<ListClosuresRequest>,
     ) -> Result<Response<ListClosuresResponse>, Status> {
-        answer(SupportApi::list_closures(self, request).await)
+        answer(self.list_closures_call(request).await)
     }
 
     async fn delete_closure(
         &self,
         request: Request<DeleteClosureRequest>,
     ) -> Result<Response<DeleteClosureResponse>, Status> {
-        answer(SupportApi::delete_closure(self, request).await)
+        answer(self.delete_closure_call(request).await)
     }
 
     async fn create_holiday_override(
         &self,
         request: Request<CreateHolidayOverrideRequest>,
     ) -> Result<Response<CreateHolidayOverrideResponse>, Status> {
-        answer(SupportApi::create_holiday_override(self, request).await)
+        answer(self.create_holiday_override_call(request).await)
     }
 
     async fn list_holiday_overrides(
         &self,
         request: Request<ListHolidayOverridesRequest>,
     ) -> Result<Response<ListHolidayOverridesResponse>, Status> {
-        answer(SupportApi::list_holiday_overrides(self, request).await)
+        answer(self.list_holiday_overrides_call(request).await)
     }
 
     async fn delete_holiday_override(
         &self,
         request: Request<DeleteHolidayOverrideRequest>,
     ) -> Result<Response<DeleteHolidayOverrideResponse>, Status> {
-        answer(SupportApi::delete_holiday_override(self, request).await)
+        answer(self.delete_holiday_override_call(request).await)
     }
 
     async fn create_contract(

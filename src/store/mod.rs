@@ -401,7 +401,7 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<()>;
     /// Figures for the metrics gauges.
-    async fn gauges(&self, now: DateTime<Utc>) -> Result<outbox::Gauges>;
+    async fn gauges(&self, now: DateTime<Utc>) -> Result<crate::domain::Backlog>;
     /// Database connections in use now.
     fn pool_in_use(&self) -> u32;
     /// Puts a failed (or pending) message back in line now.

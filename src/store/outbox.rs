@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
+use crate::domain::Backlog;
 use crate::domain::dates::jst_date;
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Column, Conditions, SqlStore};
@@ -62,21 +63,6 @@ pub struct OutboxQuery {
     pub after_id: Option<i64>,
     /// Most rows.
     pub limit: i64,
-}
-
-/// Figures for the metrics gauges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Gauges {
-    /// Reissues waiting for review.
-    pub pending_reviews: i64,
-    /// Of those, past their deadline.
-    pub overdue_reviews: i64,
-    /// Outbox messages not sent (pending or failed).
-    pub outbox_unsent: i64,
-    /// Of those, past their due date.
-    pub outbox_overdue: i64,
-    /// Age of the oldest unsent message, in seconds (0 when none).
-    pub oldest_unsent_seconds: i64,
 }
 
 /// How one sending attempt ended.
@@ -251,7 +237,7 @@ where
         Ok(row)
     }
 
-    pub(crate) async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges> {
+    pub(crate) async fn gauges(&self, now: DateTime<Utc>) -> Result<Backlog> {
         let today = jst_date(now);
         let row: (i64, i64, i64, i64, Option<DateTime<Utc>>) = sqlx::query_as(
             "SELECT \
@@ -266,7 +252,7 @@ where
         .fetch_one(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(Gauges {
+        Ok(Backlog {
             pending_reviews: row.0,
             overdue_reviews: row.1,
             outbox_unsent: row.2,

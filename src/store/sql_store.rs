@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
+use crate::domain::Backlog;
 use crate::domain::calendar::{Closure, ClosureRange, HolidayOverride, OverrideAction};
 use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
@@ -19,7 +20,7 @@ use crate::store::backend::{Backend, Column, SqlStore};
 use crate::store::contracts::ContractQuery;
 use crate::store::events::{Event, EventQuery};
 use crate::store::inquiries::InquiryQuery;
-use crate::store::outbox::{Delivery, Gauges, OutboxMessage, OutboxQuery};
+use crate::store::outbox::{Delivery, OutboxMessage, OutboxQuery};
 use crate::store::reissues::{ReissueInput, ReissueQuery};
 use crate::store::{Audit, NewToken, OnRevoked, Store, TokenQuery, TokenRecord, db_error};
 
@@ -330,7 +331,7 @@ where
         SqlStore::finish_outbox(self, id, delivery, now).await
     }
 
-    async fn gauges(&self, now: DateTime<Utc>) -> Result<Gauges> {
+    async fn gauges(&self, now: DateTime<Utc>) -> Result<Backlog> {
         SqlStore::gauges(self, now).await
     }
 

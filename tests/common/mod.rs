@@ -356,8 +356,8 @@ pub fn new_contract(
     license_id: &str,
     seats: i64,
     customized: bool,
-) -> neo_support::grpc::pb::CreateContractRequest {
-    neo_support::grpc::pb::CreateContractRequest {
+) -> neo_support::pb::CreateContractRequest {
+    neo_support::pb::CreateContractRequest {
         id: id.into(),
         customer_name: format!("株式会社テスト {id}"),
         contact_email: "it-admin@example.co.jp".into(),
@@ -370,10 +370,10 @@ pub fn new_contract(
 /// A RecordOrderRequest of `kind` received on `received_on`.
 pub fn order(
     contract_id: &str,
-    kind: neo_support::grpc::pb::OrderKind,
+    kind: neo_support::pb::OrderKind,
     received_on: &str,
-) -> neo_support::grpc::pb::RecordOrderRequest {
-    neo_support::grpc::pb::RecordOrderRequest {
+) -> neo_support::pb::RecordOrderRequest {
+    neo_support::pb::RecordOrderRequest {
         contract_id: contract_id.into(),
         kind: kind.into(),
         received_on: received_on.into(),
@@ -386,12 +386,12 @@ pub fn first_year(
     contract_id: &str,
     received_on: &str,
     purchased_on: &str,
-) -> neo_support::grpc::pb::RecordOrderRequest {
-    neo_support::grpc::pb::RecordOrderRequest {
+) -> neo_support::pb::RecordOrderRequest {
+    neo_support::pb::RecordOrderRequest {
         purchased_on: purchased_on.into(),
         ..order(
             contract_id,
-            neo_support::grpc::pb::OrderKind::FirstYear,
+            neo_support::pb::OrderKind::FirstYear,
             received_on,
         )
     }

@@ -1,0 +1,51 @@
+//! What the `neo-supportd` binary does:
+//! - [`args`]: its command line, every flag also read from a
+//!   `NEO_SUPPORT_*` environment variable;
+//! - `serve`: the `serve` command, its wiring and graceful shutdown;
+//! - `admin`: the commands that work on the database, the keys directory
+//!   and certificate files directly (`token`, `keys`, `backup`, `tls`).
+
+mod admin;
+pub mod args;
+mod serve;
+
+pub use args::{Cli, LogFormat};
+use args::{Command, TlsCommand};
+pub use serve::build_mailer;
+
+use crate::error::{Error, Result};
+use crate::signer::keys::KeyError;
+
+/// Sets up logging to stderr: `NEO_SUPPORT_LOG` filters (default `info`).
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NEO_SUPPORT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs a parsed command line. Every file and directory it creates (the
+/// SQLite database and its -wal/-shm files, backups, keys) is for this
+/// user alone, whatever umask it was started with.
+pub async fn run(cli: Cli) -> Result<()> {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    match cli.command {
+        Command::Serve(args) => serve::run_serve(*args).await,
+        Command::Token(command) => admin::run_token(command).await,
+        Command::Keys(command) => admin::run_keys(command),
+        Command::Tls(TlsCommand::CreateDevCert { host, out }) => {
+            admin::create_dev_cert(&host, &out)
+        }
+        Command::Backup { to, database } => admin::backup(&to, &database).await,
+    }
+}
+
+pub(crate) fn key_error(error: KeyError) -> Error {
+    Error::invalid("keys_dir", error.to_string())
+}
