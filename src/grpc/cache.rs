@@ -13,35 +13,54 @@
 //! second. A time to live of zero turns the cache off. Unknown tokens and
 //! keys are never cached, so a revoked or mistyped token costs one query
 //! per call, as before.
+//!
+//! The maps are `quick_cache` caches bounded by entry count; what this file
+//! adds is the lifetime, read from the server's [`Clock`] (so tests move
+//! time instead of sleeping), and the rule that a read begun before a
+//! change does not put the old value back (a generation, bumped by every
+//! removal, that an insert must still match).
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
 use crate::domain::license::KeyRecord;
 use crate::store::TokenRecord;
 
-/// At most this many entries per map; when full, the expired ones go, and
-/// if none has expired, all of them.
+/// At most this many entries per map; past it, quick_cache evicts the
+/// entries least worth keeping.
 const MAX_ENTRIES: usize = 10_000;
 
 /// Token look-ups, key records and the calendar, each kept for `ttl`.
-#[derive(Debug)]
 pub struct ReadCache {
     ttl: Duration,
+    clock: Arc<dyn Clock>,
     tokens: TtlMap<TokenRecord>,
     keys: TtlMap<KeyRecord>,
     calendar: RwLock<CalendarSlot>,
 }
 
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("ttl", &self.ttl)
+            .field("tokens", &self.tokens.entries.len())
+            .field("keys", &self.keys.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReadCache {
-    /// A cache whose entries live for `ttl`; zero keeps nothing.
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache whose entries live for `ttl` by `clock`; zero keeps nothing.
+    pub fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             ttl,
-            tokens: TtlMap::default(),
-            keys: TtlMap::default(),
+            clock,
+            tokens: TtlMap::new(),
+            keys: TtlMap::new(),
             calendar: RwLock::default(),
         }
     }
@@ -51,9 +70,16 @@ impl ReadCache {
         self.ttl
     }
 
+    /// Whether something read at `fetched` is still fresh now. A clock that
+    /// went back counts as stale.
+    fn fresh(&self, fetched: DateTime<Utc>) -> bool {
+        let age = self.clock.now() - fetched;
+        age >= chrono::TimeDelta::zero() && age.to_std().is_ok_and(|age| age < self.ttl)
+    }
+
     /// The remembered record of a token hash, if still fresh.
     pub fn token(&self, token_hash: &str) -> Option<TokenRecord> {
-        self.tokens.get(token_hash, self.ttl)
+        self.tokens.get(token_hash, |fetched| self.fresh(fetched))
     }
 
     /// Taken before looking a token up in the database, and handed back to
@@ -66,7 +92,10 @@ impl ReadCache {
     /// token was forgotten since the look-up began: the look-up may have
     /// read it before its revocation.
     pub fn remember_token(&self, generation: u64, token_hash: &str, record: &TokenRecord) {
-        self.tokens.insert(token_hash, record, self.ttl, generation);
+        if !self.ttl.is_zero() {
+            let now = self.clock.now();
+            self.tokens.insert(token_hash, record, now, generation);
+        }
     }
 
     /// Forgets the token with this id (revoked), so the next call with it
@@ -82,7 +111,7 @@ impl ReadCache {
 
     /// The remembered record of a license key, if still fresh.
     pub fn key(&self, key_id: &str) -> Option<KeyRecord> {
-        self.keys.get(key_id, self.ttl)
+        self.keys.get(key_id, |fetched| self.fresh(fetched))
     }
 
     /// Taken before reading a key from the database, and handed back to
@@ -94,7 +123,10 @@ impl ReadCache {
     /// Remembers the record of a key read from the database, unless this
     /// server changed a key since the read began.
     pub fn remember_key(&self, generation: u64, record: &KeyRecord) {
-        self.keys.insert(&record.id, record, self.ttl, generation);
+        if !self.ttl.is_zero() {
+            let now = self.clock.now();
+            self.keys.insert(&record.id, record, now, generation);
+        }
     }
 
     /// Forgets a key whose record this server just changed (superseded or
@@ -107,7 +139,7 @@ impl ReadCache {
     pub fn calendar(&self) -> Option<Arc<Calendar>> {
         let slot = self.calendar.read().unwrap_or_else(PoisonError::into_inner);
         let (fetched, calendar) = slot.entry.as_ref()?;
-        (fetched.elapsed() < self.ttl).then(|| calendar.clone())
+        self.fresh(*fetched).then(|| calendar.clone())
     }
 
     /// Taken before reading the calendar from the database, and handed back
@@ -126,12 +158,13 @@ impl ReadCache {
         if self.ttl.is_zero() {
             return;
         }
+        let now = self.clock.now();
         let mut slot = self
             .calendar
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if slot.generation == generation {
-            slot.entry = Some((Instant::now(), calendar));
+            slot.entry = Some((now, calendar));
         }
     }
 
@@ -151,81 +184,124 @@ impl ReadCache {
 #[derive(Debug, Default)]
 struct CalendarSlot {
     generation: u64,
-    entry: Option<(Instant, Arc<Calendar>)>,
+    entry: Option<(DateTime<Utc>, Arc<Calendar>)>,
 }
 
 /// Records by id, each with the moment it was read.
-#[derive(Debug)]
 struct TtlMap<V> {
-    entries: RwLock<Entries<V>>,
-}
-
-#[derive(Debug)]
-struct Entries<V> {
     /// Bumped by every removal, so that a read that began before a change
-    /// does not put back what the change made stale.
-    generation: u64,
-    map: HashMap<String, (Instant, V)>,
-}
-
-impl<V> Default for TtlMap<V> {
-    fn default() -> Self {
-        Self {
-            entries: RwLock::new(Entries {
-                generation: 0,
-                map: HashMap::new(),
-            }),
-        }
-    }
+    /// does not put back what the change made stale. An insert holds it for
+    /// reading while it inserts, a removal for writing: no removal can fall
+    /// between an insert's check and its write.
+    generation: RwLock<u64>,
+    entries: quick_cache::sync::Cache<String, (DateTime<Utc>, V)>,
 }
 
 impl<V: Clone> TtlMap<V> {
-    fn get(&self, id: &str, ttl: Duration) -> Option<V> {
-        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let (fetched, value) = entries.map.get(id)?;
-        (fetched.elapsed() < ttl).then(|| value.clone())
+    fn new() -> Self {
+        Self {
+            generation: RwLock::new(0),
+            entries: quick_cache::sync::Cache::new(MAX_ENTRIES),
+        }
+    }
+
+    fn get(&self, id: &str, fresh: impl Fn(DateTime<Utc>) -> bool) -> Option<V> {
+        let (fetched, value) = self.entries.get(id)?;
+        fresh(fetched).then_some(value)
     }
 
     fn generation(&self) -> u64 {
-        self.entries
+        *self
+            .generation
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .generation
     }
 
     /// Keeps `value`, read from the database when the map was at
     /// `generation`, unless something was removed since.
-    fn insert(&self, id: &str, value: &V, ttl: Duration, generation: u64) {
-        if ttl.is_zero() {
-            return;
+    fn insert(&self, id: &str, value: &V, now: DateTime<Utc>, generation: u64) {
+        let current = self
+            .generation
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *current == generation {
+            self.entries.insert(id.to_owned(), (now, value.clone()));
         }
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if entries.generation != generation {
-            return;
-        }
-        if entries.map.len() >= MAX_ENTRIES {
-            entries
-                .map
-                .retain(|_, (fetched, _)| fetched.elapsed() < ttl);
-            if entries.map.len() >= MAX_ENTRIES {
-                entries.map.clear();
-            }
-        }
-        entries
-            .map
-            .insert(id.to_owned(), (Instant::now(), value.clone()));
     }
 
     /// Keeps only the values `keep` accepts; a removal like any other.
     fn retain(&self, keep: impl Fn(&V) -> bool) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        entries.generation += 1;
-        entries.map.retain(|_, (_, value)| keep(value));
+        let mut generation = self
+            .generation
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *generation += 1;
+        self.entries.retain(|_, (_, value)| keep(value));
     }
 
     fn remove(&self, id: &str) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        entries.generation += 1;
-        entries.map.remove(id);
+        let mut generation = self
+            .generation
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *generation += 1;
+        self.entries.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    #[test]
+    fn an_entry_is_fresh_until_the_clock_passes_its_lifetime() {
+        let clock = Arc::new(FixedClock::new(at(0)));
+        let cache = ReadCache::new(Duration::from_secs(5), clock.clone());
+        assert!(cache.fresh(at(0)));
+        clock.set(at(4));
+        assert!(cache.fresh(at(0)));
+        clock.set(at(5));
+        assert!(!cache.fresh(at(0)), "five seconds old is stale");
+        clock.set(at(-1));
+        assert!(!cache.fresh(at(0)), "a clock that went back makes it stale");
+    }
+
+    #[test]
+    fn a_read_begun_before_a_removal_does_not_put_the_old_value_back() {
+        let map = TtlMap::<i64>::new();
+        let generation = map.generation();
+        map.remove("token");
+        map.insert("token", &1, at(0), generation);
+        assert_eq!(map.get("token", |_| true), None);
+        map.insert("token", &2, at(0), map.generation());
+        assert_eq!(map.get("token", |_| true), Some(2));
+        let generation = map.generation();
+        map.retain(|value| *value != 2);
+        assert_eq!(map.get("token", |_| true), None);
+        map.insert("token", &2, at(0), generation);
+        assert_eq!(map.get("token", |_| true), None);
+    }
+
+    #[test]
+    fn the_map_stays_within_its_bound() {
+        let map = TtlMap::<i64>::new();
+        for n in 0..(3 * MAX_ENTRIES as i64) {
+            map.insert(&n.to_string(), &n, at(0), map.generation());
+        }
+        assert!(map.entries.len() <= MAX_ENTRIES, "{}", map.entries.len());
+    }
+
+    #[test]
+    fn a_lifetime_of_zero_keeps_nothing() {
+        let clock = Arc::new(FixedClock::new(at(0)));
+        let cache = ReadCache::new(Duration::ZERO, clock);
+        let calendar = Arc::new(Calendar::default());
+        cache.remember_calendar(cache.calendar_generation(), calendar);
+        assert!(cache.calendar().is_none());
     }
 }

@@ -142,7 +142,7 @@ impl AppState {
         keyring: Arc<Keyring>,
         settings: Settings,
     ) -> Self {
-        let cache = Arc::new(cache::ReadCache::new(settings.cache_ttl));
+        let cache = Arc::new(cache::ReadCache::new(settings.cache_ttl, clock.clone()));
         let limiters = Arc::new(gate::Limiters::new(settings.rate_limits));
         Self {
             store,

@@ -1,9 +1,7 @@
 //! The audit trail: every change writes an event in its own transaction,
 //! with the token's name and the request id; a refused change writes none.
 
-mod common;
-
-use common::{first_year, jst_at, new_contract, on_each_backend, order};
+use crate::common::{first_year, jst_at, new_contract, on_each_backend, order};
 use neo_support::pb;
 use neo_support::pb::timestamp;
 use tonic::Code;

@@ -3,18 +3,16 @@
 //! UNAVAILABLE/DATABASE_UNAVAILABLE quickly while PostgreSQL refuses
 //! connections, and work again once it is back.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, reason, test_databases};
+use crate::common::{Daemon, TestDb, TestServer, reason, test_databases};
 use neo_support::client::{self, ClientOptions};
 use neo_support::pb;
 use sqlx::Connection;
 use tonic::Code;
 
 fn staff_token(database_url: &str) -> String {
-    common::staff_token_on(
+    crate::common::staff_token_on(
         database_url,
         &format!("ops-{}", uuid::Uuid::new_v4().simple()),
     )
@@ -47,12 +45,12 @@ async fn a_replica_killed_mid_stream_loses_nothing_and_answers_the_same_after_re
         let opts = options(&daemon, &token);
         let mut support = client::support(&opts).await.unwrap();
         support
-            .create_contract(common::new_contract("KILL", "LIC-KILL", 10, false))
+            .create_contract(crate::common::new_contract("KILL", "LIC-KILL", 10, false))
             .await
             .unwrap();
-        let received = common::a_month_ago();
+        let received = crate::common::a_month_ago();
         support
-            .record_order(common::first_year("KILL", &received, &received))
+            .record_order(crate::common::first_year("KILL", &received, &received))
             .await
             .unwrap();
         let mut licenses = client::license(&opts).await.unwrap();
@@ -153,12 +151,11 @@ async fn a_replica_killed_mid_stream_loses_nothing_and_answers_the_same_after_re
 
 #[tokio::test]
 async fn calls_answer_database_unavailable_quickly_while_postgres_refuses_connections() {
-    let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("{POSTGRES_ENV} is not set: skipping the PostgreSQL outage test");
+    let Some(base_url) = crate::common::postgres_or_skip("the PostgreSQL outage test") else {
         return;
     };
     let db = TestDb::postgres(&base_url).await;
-    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    let name = db.postgres_name().unwrap().to_owned();
     let server = TestServer::start(&db).await;
     let mut staff = server.staff().await;
     // Listing contracts reads the database on every call (the token and

@@ -4,9 +4,7 @@
 //! answers one and the same key. Two processes on one SQLite file keep the
 //! same guarantees.
 
-mod common;
-
-use common::{Daemon, POSTGRES_ENV, TestDb, TestServer, first_year, new_contract};
+use crate::common::{Daemon, TestDb, TestServer, first_year, new_contract};
 use neo_support::client::{self, ClientOptions, LicenseClient};
 use neo_support::pb;
 
@@ -100,10 +98,9 @@ async fn assert_one_key_for_one_request_id(a: &LicenseClient, b: &LicenseClient)
 
 #[tokio::test]
 async fn reissues_spread_over_three_replicas_keep_one_active_key_and_no_gaps() {
-    let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!(
-            "{POSTGRES_ENV} is not set: skipping the replica test (replicas need PostgreSQL)"
-        );
+    let Some(base_url) =
+        crate::common::postgres_or_skip("the replica test (replicas need PostgreSQL)")
+    else {
         return;
     };
     let db = TestDb::postgres(&base_url).await;
@@ -154,7 +151,7 @@ async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/neo.db", dir.path().display());
     let keys_dir = dir.path().join("keys");
-    let token = common::staff_token_on(&database_url, "two-processes");
+    let token = crate::common::staff_token_on(&database_url, "two-processes");
     let extra = ["--reissues-before-review", "1000"];
     // The first creates the development signing key; the second reads it.
     let first = Daemon::start_with(&database_url, &keys_dir, &extra);
@@ -169,7 +166,7 @@ async fn two_processes_on_one_sqlite_file_keep_one_active_key_and_no_gaps() {
         .create_contract(new_contract("R", "LIC-R", 10, false))
         .await
         .unwrap();
-    let month_ago = common::a_month_ago();
+    let month_ago = crate::common::a_month_ago();
     support
         .record_order(first_year("R", &month_ago, &month_ago))
         .await
@@ -227,10 +224,9 @@ async fn refused_within_a_second(client: &mut neo_support::client::SupportClient
 #[tokio::test]
 async fn a_token_revoked_on_one_replica_or_on_the_database_is_refused_by_the_others_within_a_second()
  {
-    let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!(
-            "{POSTGRES_ENV} is not set: skipping the replica test (replicas need PostgreSQL)"
-        );
+    let Some(base_url) =
+        crate::common::postgres_or_skip("the replica revocation test (replicas need PostgreSQL)")
+    else {
         return;
     };
     let db = TestDb::postgres(&base_url).await;

@@ -3,9 +3,7 @@
 //! error message would echo, and a customer verifying another contract's
 //! license key.
 
-mod common;
-
-use common::{TestServer, bad_fields, first_year, new_contract, on_each_backend, reason};
+use crate::common::{TestServer, bad_fields, first_year, new_contract, on_each_backend, reason};
 use neo_support::domain::token::Role;
 use neo_support::pb;
 use prost_types::Timestamp;

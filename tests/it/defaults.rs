@@ -3,14 +3,12 @@
 //! keys another replica made are verified without a restart, and the files
 //! it creates are for its user alone whatever the umask.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{Daemon, a_month_ago, first_year, new_contract, staff_token_on};
+use crate::common::{Daemon, a_month_ago, first_year, new_contract, staff_token_on};
 use neo_support::client::{self, ClientOptions, LicenseClient};
 use neo_support::pb;
 

@@ -1,9 +1,7 @@
 //! SupportService's calendar RPCs against a real server on a port, on each
 //! database backend.
 
-mod common;
-
-use common::{bad_fields, jst_at, on_each_backend, reason};
+use crate::common::{bad_fields, jst_at, on_each_backend, reason};
 use neo_support::pb;
 use neo_support::pb::{datetime, timestamp};
 use tonic::Code;

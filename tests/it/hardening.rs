@@ -3,12 +3,10 @@
 //! messages that would pin memory, floods of calls and of guessed tokens.
 //! Each test makes the attack against a real server.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{Daemon, TestDb, TestServer};
 use bytes::Bytes;
-use common::{Daemon, TestDb, TestServer};
 use neo_support::client::{self, ClientOptions};
 use neo_support::grpc::Settings;
 use neo_support::grpc::gate::RateLimits;
@@ -271,7 +269,7 @@ async fn calls_to_made_up_paths_leave_the_metrics_and_the_log_flat() {
         let _ = response.await;
         send = ready;
     }
-    let metrics = common::http_get(&metrics_address, "/metrics");
+    let metrics = crate::common::http_get(&metrics_address, "/metrics");
     assert!(
         !metrics.contains("made.up"),
         "a made-up path became a label"
@@ -301,7 +299,7 @@ async fn calls_to_made_up_paths_leave_the_metrics_and_the_log_flat() {
 async fn a_flood_of_calls_writes_a_few_log_lines_at_the_default_level() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let token = common::staff_token_on(&database_url, "ops");
+    let token = crate::common::staff_token_on(&database_url, "ops");
     let daemon = Daemon::start_with(
         &database_url,
         &dir.path().join("keys"),
@@ -369,7 +367,7 @@ async fn a_token_over_its_call_rate_is_told_to_retry_later_and_health_is_never_l
             Ok(_) => answered += 1,
             Err(status) => {
                 assert_eq!(status.code(), tonic::Code::ResourceExhausted);
-                assert_eq!(common::reason(&status), "RATE_LIMITED");
+                assert_eq!(crate::common::reason(&status), "RATE_LIMITED");
                 let retry = status.get_details_retry_info().expect("RetryInfo detail");
                 let delay = retry.retry_delay.expect("a delay");
                 assert!(delay > Duration::ZERO && delay <= Duration::from_secs(1));
@@ -407,7 +405,7 @@ async fn a_token_over_its_call_rate_is_told_to_retry_later_and_health_is_never_l
 
 #[tokio::test]
 async fn an_address_that_guesses_tokens_is_refused_before_any_look_up() {
-    for db in common::test_databases().await {
+    for db in crate::common::test_databases().await {
         let server = TestServer::start_full(&db, ServeOptions::default(), limits(0, 0, 5)).await;
         let mut guesses = Vec::new();
         for n in 0..8 {
@@ -418,7 +416,7 @@ async fn an_address_that_guesses_tokens_is_refused_before_any_look_up() {
                 })
                 .await
                 .unwrap_err();
-            guesses.push(common::reason(&status));
+            guesses.push(crate::common::reason(&status));
         }
         // Five failures are allowed; the sixth trips the limit, and from
         // then on the address is refused without a look-up.
@@ -444,7 +442,7 @@ async fn an_address_that_guesses_tokens_is_refused_before_any_look_up() {
             })
             .await
             .unwrap_err();
-        assert_eq!(common::reason(&status), "RATE_LIMITED");
+        assert_eq!(crate::common::reason(&status), "RATE_LIMITED");
         assert!(status.get_details_retry_info().is_some());
         server.stop().await;
         db.drop_database().await;

@@ -1,9 +1,9 @@
 //! Technical inquiries against a real server with a pinned clock, on each
 //! database backend.
 
-mod common;
-
-use common::{TestServer, bad_fields, first_year, jst_at, new_contract, on_each_backend, reason};
+use crate::common::{
+    TestServer, bad_fields, first_year, jst_at, new_contract, on_each_backend, reason,
+};
 use neo_support::pb;
 use neo_support::pb::datetime;
 use tonic::Code;

@@ -1,15 +1,12 @@
 //! The stores themselves: migrations on a fresh database, replicas starting
 //! at once, and a SQLite file created where none was.
 
-mod common;
-
-use common::{POSTGRES_ENV, TestDb};
+use crate::common::TestDb;
 use neo_support::store::{self, Audit, DatabaseOptions};
 
 #[tokio::test]
 async fn three_replicas_starting_at_once_migrate_one_postgres_database_safely() {
-    let Ok(base_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("{POSTGRES_ENV} is not set: skipping the concurrent-migration test");
+    let Some(base_url) = crate::common::postgres_or_skip("the concurrent-migration test") else {
         return;
     };
     let db = TestDb::postgres(&base_url).await;

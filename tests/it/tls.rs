@@ -3,9 +3,7 @@
 //! refused; `neo-supportd tls create-dev-cert` makes files that work
 //! end to end; a CA certificate used as the server's is explained.
 
-mod common;
-
-use common::{Daemon, TestDb, TestServer};
+use crate::common::{Daemon, TestDb, TestServer};
 use neo_support::client;
 use neo_support::pb;
 use neo_support::server::{ServeOptions, TlsFiles};

@@ -2,9 +2,7 @@
 //! keys, reissues with the 17:00 cutoff, review, idempotency,
 //! supersession, revocation, verification and concurrency.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestServer, bad_fields, first_year, jst_at, new_contract, on_each_backend, reason,
     test_databases,
 };

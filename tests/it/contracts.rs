@@ -1,9 +1,7 @@
 //! Contracts, orders, renewal quotes and customer tokens against a real
 //! server, on each database backend.
 
-mod common;
-
-use common::{bad_fields, first_year, jst_at, new_contract, on_each_backend, order, reason};
+use crate::common::{bad_fields, first_year, jst_at, new_contract, on_each_backend, order, reason};
 use neo_support::pb::{self, OrderKind};
 use tonic::Code;
 

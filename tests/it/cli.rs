@@ -10,9 +10,7 @@ use serde_json::Value;
 const CLIENT: &str = env!("CARGO_BIN_EXE_neo-support");
 const DAEMON: &str = env!("CARGO_BIN_EXE_neo-supportd");
 
-mod common;
-
-use common::Daemon;
+use crate::common::Daemon;
 
 fn client(args: &[&str]) -> Output {
     Command::new(CLIENT)
@@ -119,7 +117,7 @@ fn staff_bootstrap_a_token_and_manage_the_calendar_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     // A file in a directory that does not exist yet: both are created.
     let database_url = format!("sqlite://{}/nested/neo.db", dir.path().display());
-    let token = common::staff_token_on(&database_url, "ops");
+    let token = crate::common::staff_token_on(&database_url, "ops");
     assert!(token.starts_with("nst_"), "{token}");
 
     let daemon = Daemon::start(&database_url, &dir.path().join("keys"));
@@ -307,7 +305,7 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
     assert_eq!(contract["id"], "NEO-0001");
 
     // A first year received a month ago covers today, whatever today is.
-    let received = common::a_month_ago();
+    let received = crate::common::a_month_ago();
     let (code, period) = call(&[
         "order",
         "record",
@@ -454,7 +452,7 @@ fn the_whole_reissue_journey_works_from_the_command_line() {
         let output = client(&all);
         (output.status.code(), json_of(&output))
     };
-    let received = common::a_month_ago();
+    let received = crate::common::a_month_ago();
     call(&[
         "contract",
         "create",
@@ -651,7 +649,7 @@ fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
 fn fresh_database_with_staff_token() -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/neo.db", dir.path().display());
-    let token = common::staff_token_on(&database_url, "ops");
+    let token = crate::common::staff_token_on(&database_url, "ops");
     (dir, database_url, token)
 }
 
@@ -684,7 +682,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
         call(&["calendar", "day", "2026-02-30"]).status.code(),
         Some(1)
     );
-    let received = common::a_month_ago();
+    let received = crate::common::a_month_ago();
     call(&[
         "contract",
         "create",
@@ -730,7 +728,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
     assert!(moved.status.success());
     let key = json_of(&moved)["key"].as_str().unwrap().to_owned();
 
-    let metrics = common::http_get(&metrics_address, "/metrics");
+    let metrics = crate::common::http_get(&metrics_address, "/metrics");
     assert!(metrics.contains("200 OK"), "{metrics}");
     for expected in [
         r#"neo_support_calls_total{rpc="GetCalendarDay",code="OK"} 1"#,
@@ -833,11 +831,11 @@ fn bench_loads_a_running_server_and_prints_each_rpc_beside_the_health_baseline()
 async fn stored_escape_sequences_reach_the_terminal_escaped() {
     use neo_support::domain::contract::EmailAddress;
     use neo_support::domain::inquiry::{Category, NewInquiry, Product};
-    let db = common::TestDb::sqlite();
-    let server = common::TestServer::start(&db).await;
+    let db = crate::common::TestDb::sqlite();
+    let server = crate::common::TestServer::start(&db).await;
     let mut staff = server.staff().await;
     staff
-        .create_contract(common::new_contract("ESC", "LIC-ESC", 3, false))
+        .create_contract(crate::common::new_contract("ESC", "LIC-ESC", 3, false))
         .await
         .unwrap();
     // Written past the server (which refuses it now), as older data or a
@@ -911,12 +909,12 @@ async fn stored_escape_sequences_reach_the_terminal_escaped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contract_update_adds_and_removes_mail_domains_that_contract_show_lists() {
-    let db = common::TestDb::sqlite();
-    let server = common::TestServer::start(&db).await;
+    let db = crate::common::TestDb::sqlite();
+    let server = crate::common::TestServer::start(&db).await;
     server
         .staff()
         .await
-        .create_contract(common::new_contract("DOM", "LIC-DOM", 3, false))
+        .create_contract(crate::common::new_contract("DOM", "LIC-DOM", 3, false))
         .await
         .unwrap();
     let run = |args: &[&str]| {

@@ -1,11 +1,9 @@
 //! Online backups: `neo-supportd backup --to FILE` copies a SQLite
 //! database while the server runs, and the copy restores every key.
 
-mod common;
-
 use std::process::Command;
 
-use common::{TestDb, TestServer, first_year, new_contract};
+use crate::common::{TestDb, TestServer, first_year, new_contract};
 use neo_support::pb;
 use neo_support::store::{self, DatabaseOptions};
 
@@ -90,8 +88,7 @@ async fn a_backup_taken_while_the_server_runs_restores_every_key() {
 
 #[tokio::test]
 async fn postgres_is_backed_up_with_pg_dump_instead() {
-    let Ok(base_url) = std::env::var(common::POSTGRES_ENV) else {
-        eprintln!("{} is not set: skipping", common::POSTGRES_ENV);
+    let Some(base_url) = crate::common::postgres_or_skip("the pg_dump backup test") else {
         return;
     };
     let db = TestDb::postgres(&base_url).await;

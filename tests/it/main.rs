@@ -1,0 +1,26 @@
+//! The integration tests: one binary, a module per area, each against a
+//! real server on a port, a real database and real signatures. `common`
+//! holds the harness (databases, in-process servers, the binaries).
+
+mod common;
+
+mod access;
+mod backup;
+mod calendar;
+mod cli;
+mod contracts;
+mod defaults;
+mod events;
+mod faults;
+mod hardening;
+mod holiday_reference;
+mod hostile_input;
+mod inquiries;
+mod keys;
+mod licenses;
+mod mail;
+mod paseto_interop;
+mod paseto_vectors;
+mod replicas;
+mod store;
+mod tls;
