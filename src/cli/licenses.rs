@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{Cli, Failure, Output, client_options, rfc3339, text_or_null};
@@ -112,8 +112,8 @@ pub enum ReissueCommand {
     /// Reissues waiting for review by deadline (staff), or with --status.
     List {
         /// Which reissues.
-        #[arg(long, value_enum, default_value_t = ReissueStatusArg::PendingReview)]
-        status: ReissueStatusArg,
+        #[arg(long, value_enum, default_value_t = pb::ReissueStatus::PendingReview)]
+        status: pb::ReissueStatus,
         /// Reissues per page (1-100).
         #[arg(long, default_value_t = 50)]
         page_size: i32,
@@ -139,21 +139,6 @@ pub enum ReissueCommand {
         #[arg(long)]
         reason: String,
     },
-}
-
-/// Reissue statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReissueStatusArg {
-    /// Signed at once.
-    Issued,
-    /// Same fingerprint: the current key.
-    Unchanged,
-    /// Waiting for review.
-    PendingReview,
-    /// Approved by staff.
-    Approved,
-    /// Rejected by staff.
-    Rejected,
 }
 
 fn key_status_name(status: i32) -> &'static str {
@@ -517,16 +502,9 @@ pub(crate) async fn reissue(
             page_size,
             page_token,
         } => {
-            let status = match status {
-                ReissueStatusArg::Issued => pb::ReissueStatus::Issued,
-                ReissueStatusArg::Unchanged => pb::ReissueStatus::Unchanged,
-                ReissueStatusArg::PendingReview => pb::ReissueStatus::PendingReview,
-                ReissueStatusArg::Approved => pb::ReissueStatus::Approved,
-                ReissueStatusArg::Rejected => pb::ReissueStatus::Rejected,
-            };
             let r = client
                 .list_reissues(pb::ListReissuesRequest {
-                    status: status.into(),
+                    status: (*status).into(),
                     page_size: *page_size,
                     page_token: page_token.clone(),
                 })

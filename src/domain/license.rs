@@ -131,7 +131,8 @@ pub trait Mint: Send + Sync {
 }
 
 /// Where a license key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyStatus {
     /// The license's current key.
     Active,
@@ -144,21 +145,12 @@ pub enum KeyStatus {
 impl KeyStatus {
     /// As stored and printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Superseded => "superseded",
-            Self::Revoked => "revoked",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "active" => Some(Self::Active),
-            "superseded" => Some(Self::Superseded),
-            "revoked" => Some(Self::Revoked),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
@@ -196,7 +188,8 @@ pub struct KeyRecord {
 }
 
 /// Where a reissue request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ReissueStatus {
     /// A new key was signed at once.
     Issued,
@@ -213,25 +206,12 @@ pub enum ReissueStatus {
 impl ReissueStatus {
     /// As stored and printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Issued => "issued",
-            Self::Unchanged => "unchanged",
-            Self::PendingReview => "pending_review",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "issued" => Some(Self::Issued),
-            "unchanged" => Some(Self::Unchanged),
-            "pending_review" => Some(Self::PendingReview),
-            "approved" => Some(Self::Approved),
-            "rejected" => Some(Self::Rejected),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

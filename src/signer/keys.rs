@@ -58,7 +58,8 @@ pub enum KeyError {
 }
 
 /// Where a signing key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyFileStatus {
     /// Signs new license keys (and verifies).
     Active,
@@ -71,11 +72,7 @@ pub enum KeyFileStatus {
 impl KeyFileStatus {
     /// As printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Verifying => "verifying",
-            Self::Retired => "retired",
-        }
+        self.into()
     }
 }
 
