@@ -9,7 +9,7 @@ use crate::domain::license::{
 };
 use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
-    code_field, decode_page_token, encode_page_token, id_field, name_field, out_of_range,
+    code_field, decode_page_token, id_field, name_field, not_a_page_token, one_page, out_of_range,
     page_size_field,
 };
 use crate::grpc::{AppState, Caller, answer};
@@ -255,9 +255,9 @@ impl LicenseApi {
         let after = match decode_page_token(&r.page_token)? {
             None => None,
             Some(text) => {
-                let bad = || Error::invalid("page_token", "not a page token this server gave");
-                let (on, id) = text.split_once('|').ok_or_else(bad)?;
-                let on = crate::domain::dates::parse_iso_date(on).map_err(|_| bad())?;
+                let (on, id) = text.split_once('|').ok_or_else(not_a_page_token)?;
+                let on =
+                    crate::domain::dates::parse_iso_date(on).map_err(|_| not_a_page_token())?;
                 Some((on, id.to_owned()))
             }
         };
@@ -270,14 +270,9 @@ impl LicenseApi {
                 limit: limit + 1,
             })
             .await?;
-        let more = i64::try_from(records.len()).unwrap_or(i64::MAX) > limit;
-        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, records.last()) {
-            (true, Some(last)) => {
-                encode_page_token(&format!("{}|{}", format_date(last.delivery_on), last.id))
-            }
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut records, limit, |last| {
+            format!("{}|{}", format_date(last.delivery_on), last.id)
+        });
         let today = self.today();
         Ok(ListReissuesResponse {
             reissues: records
