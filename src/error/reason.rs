@@ -80,6 +80,8 @@ pub enum Reason {
     KeyRevoked,
     /// `KEY_NOT_ON_RECORD`.
     KeyNotOnRecord,
+    /// `KEY_EXPIRED`.
+    KeyExpired,
     /// `FINGERPRINT_MISMATCH`.
     FingerprintMismatch,
     /// `OTHER_CONTRACT`: a customer asked about another contract's key.
@@ -147,6 +149,7 @@ impl Reason {
         Self::KeySuperseded,
         Self::KeyRevoked,
         Self::KeyNotOnRecord,
+        Self::KeyExpired,
         Self::FingerprintMismatch,
         Self::OtherContract,
         Self::RequestIdReused,
@@ -198,6 +201,7 @@ impl Reason {
             Self::KeySuperseded => "KEY_SUPERSEDED",
             Self::KeyRevoked => "KEY_REVOKED",
             Self::KeyNotOnRecord => "KEY_NOT_ON_RECORD",
+            Self::KeyExpired => "KEY_EXPIRED",
             Self::FingerprintMismatch => "FINGERPRINT_MISMATCH",
             Self::OtherContract => "OTHER_CONTRACT",
             Self::RequestIdReused => "REQUEST_ID_REUSED",
