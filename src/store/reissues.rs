@@ -698,7 +698,7 @@ where
         );
         let (recipient, due_on, now) = (
             contract.contact_email.clone(),
-            record.received_at.date_naive(),
+            jst_date(record.received_at),
             record.received_at,
         );
         batch.push(move |sql| {
