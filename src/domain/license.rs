@@ -978,4 +978,110 @@ mod tests {
             assert_eq!(verdict.superseded_by, None);
         }
     }
+
+    fn v2(machine: &str, board: &str, disk: &str, nic: &str) -> String {
+        neo_license::Components::from_raw([
+            (Component::Machine, machine),
+            (Component::Board, board),
+            (Component::Disk, disk),
+            (Component::Nic, nic),
+        ])
+        .fingerprint()
+        .as_str()
+        .to_owned()
+    }
+
+    #[test]
+    fn a_tolerated_match_of_the_active_keys_fingerprint_leaves_it_unchanged() {
+        let bound = v2("m", "b", "d", "n");
+        let active = key(4, &bound, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let mut case = Case::new();
+        case.fingerprint = Fingerprint::parse(&v2("m", "b", "d", "another-nic")).unwrap();
+        assert_eq!(case.decide(keys), Ok(ReissueDecision::Unchanged));
+        case.fingerprint = Fingerprint::parse(&v2("m", "other", "other", "other")).unwrap();
+        assert!(matches!(
+            case.decide(keys),
+            Ok(ReissueDecision::Review { .. })
+        ));
+        assert!(review_gets_provisional_key(&keys));
+        let revoked = key(4, &bound, KeyStatus::Revoked);
+        assert!(!review_gets_provisional_key(&LicenseKeys::Revoked(
+            &revoked
+        )));
+    }
+
+    #[test]
+    fn a_provisional_key_is_valid_until_exp_and_reports_the_match() {
+        let bound = v2("m", "b", "d", "n");
+        let mut provisional = key(0, &bound, KeyStatus::Provisional);
+        provisional.token = "v4.public.provisional".into();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let claims = claims_of(&provisional).provisional_until(at + chrono::Duration::days(30));
+        let asked = Fingerprint::parse(&v2("new-machine-id", "b", "d", "n")).unwrap();
+        let before = key_verdict(
+            &provisional.token,
+            &claims,
+            Some(&asked),
+            Some(&provisional),
+            at + chrono::Duration::days(29),
+        );
+        assert!(before.valid());
+        assert_eq!(before.status, Some(KeyStatus::Provisional));
+        let found = before.fingerprint_match.unwrap();
+        assert_eq!(
+            (found.kind, found.changed_names()),
+            (MatchKind::Tolerated, vec!["machine"])
+        );
+        let after = key_verdict(
+            &provisional.token,
+            &claims,
+            None,
+            Some(&provisional),
+            at + chrono::Duration::days(30),
+        );
+        assert_eq!(after.refusal, Some(Reason::KeyExpired));
+        provisional.status = KeyStatus::Revoked;
+        let revoked = key_verdict(&provisional.token, &claims, None, Some(&provisional), at);
+        assert_eq!(revoked.refusal, Some(Reason::KeyRevoked));
+    }
+
+    #[test]
+    fn the_review_notice_says_until_when_the_provisional_key_holds_and_the_deadline() {
+        let mut record = earlier_request(NEW);
+        record.status = ReissueStatus::PendingReview;
+        record.delivery_on = day("2027-01-05");
+        let mut provisional = key(0, NEW, KeyStatus::Provisional);
+        provisional.token = "v4.public.provisional-token".into();
+        // 2026-12-28 09:00 UTC + 30 days = 2027-01-27 18:00 JST.
+        let expires_at = DateTime::parse_from_rfc3339("2027-01-27T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (subject, body) = review_notice(
+            "株式会社サンプル",
+            &record,
+            Some(&provisional),
+            Some(expires_at),
+        );
+        assert!(subject.contains("BS-1"), "{subject}");
+        for part in [
+            "暫定ライセンスキーを発行しました",
+            "2027-01-27 18:00（日本時間）",
+            "審査結果のご連絡期限: 2027-01-05（営業日）",
+            "v4.public.provisional-token",
+            NEW,
+            "RR-1",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+        let (_, without) = review_notice("株式会社サンプル", &record, None, None);
+        assert!(
+            without.contains("暫定ライセンスキーは発行されません"),
+            "{without}"
+        );
+        assert!(without.contains("2027-01-05"));
+    }
 }

@@ -909,3 +909,116 @@ async fn an_expired_provisional_key_is_refused_offline_by_our_library_the_exampl
     server.stop().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_air_gapped_flow_of_the_readme_works_as_written() {
+    let db = test_databases().await.remove(0);
+    let server = server_now(&db, Settings::default()).await;
+    licensed(&server, "A", &original()).await;
+    let work = tempfile::tempdir().unwrap();
+    let at = |name: &str| work.path().join(name).to_str().unwrap().to_owned();
+    let connected = |args: &[&str]| {
+        let mut all = vec![
+            "--server",
+            server.url.as_str(),
+            "--token",
+            server.staff_token.as_str(),
+        ];
+        all.extend_from_slice(args);
+        client(&all)
+    };
+
+    // On the closed server: `neo-support fingerprint > fingerprint.txt`
+    // (with given components here, so that every machine running the
+    // test has the three a key needs).
+    let printed = client(&[
+        "fingerprint",
+        "--component",
+        MACHINE,
+        "--component",
+        "board=new-board",
+        "--component",
+        "disk=new-disk",
+        "--component",
+        "nic=02:00:00:00:00:02",
+    ]);
+    assert!(printed.status.success(), "{printed:?}");
+    std::fs::write(at("fingerprint.txt"), &printed.stdout).unwrap();
+    let fingerprint = std::fs::read_to_string(at("fingerprint.txt"))
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // On a connected machine: the public keys and the reissue.
+    let written = connected(&["keys", "public", "--write", &at("public-keys")]);
+    assert!(written.status.success(), "{written:?}");
+    let mut files: Vec<String> = std::fs::read_dir(at("public-keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].ends_with(".public.paserk") && files[1].ends_with(".public.pem"),
+        "{files:?}"
+    );
+    let requested = connected(&[
+        "reissue",
+        "request",
+        "--license",
+        "LIC-A",
+        "--fingerprint",
+        &fingerprint,
+        "--request-id",
+        "move-2026-12",
+    ]);
+    assert!(requested.status.success(), "{requested:?}");
+    std::fs::write(at("license.key"), &requested.stdout).unwrap();
+
+    // Back on the closed server, offline.
+    let key_file = format!("@{}", at("license.key"));
+    let verified = client(&[
+        "key",
+        "verify",
+        "--public-keys",
+        &at("public-keys"),
+        "--fingerprint",
+        &fingerprint,
+        &key_file,
+    ]);
+    assert_eq!(verified.status.code(), Some(0), "{verified:?}");
+    let text = stdout_text(&verified);
+    assert!(
+        text.starts_with("valid: LK-") && text.trim_end().ends_with("(exact)"),
+        "{text}"
+    );
+    // Either file of a key is enough: the PASERK alone verifies too.
+    for file in &files {
+        if file.ends_with(".pem") {
+            std::fs::remove_file(work.path().join("public-keys").join(file)).unwrap();
+        }
+    }
+    match check_key_example() {
+        None => skip_or_fail("the check-key example is not built: run `cargo test --workspace`"),
+        Some(example) => {
+            let checked = check_key(
+                &example,
+                &[
+                    "--public-keys",
+                    &at("public-keys"),
+                    "--fingerprint",
+                    &fingerprint,
+                    &key_file,
+                ],
+            );
+            assert_eq!(checked.status.code(), Some(0), "{checked:?}");
+            assert_eq!(
+                stdout_text(&checked),
+                text,
+                "the example and key verify agree"
+            );
+        }
+    }
+    server.stop().await;
+    db.drop_database().await;
+}
