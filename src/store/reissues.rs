@@ -401,10 +401,14 @@ where
             (ReissueStatus::PendingReview, _) => (
                 "reissue.pending_review",
                 format!(
-                    "for {}, deliver by {}: {}",
+                    "for {}, deliver by {}: {}{}",
                     record.fingerprint,
                     record.delivery_on,
-                    record.review_reason.as_deref().unwrap_or_default()
+                    record.review_reason.as_deref().unwrap_or_default(),
+                    match &record.provisional {
+                        Some(key) => format!("; provisional key {}", key.id),
+                        None => String::new(),
+                    }
                 ),
             ),
             _ => (

@@ -1022,3 +1022,58 @@ async fn the_air_gapped_flow_of_the_readme_works_as_written() {
     server.stop().await;
     db.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn neo_supportd_takes_the_provisional_key_days_from_its_flag() {
+    use neo_support::client::{self, ClientOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/neo.db", dir.path().display());
+    let token = crate::common::staff_token_on(&database_url, "ops");
+    let daemon = crate::common::Daemon::start_with(
+        &database_url,
+        &dir.path().join("keys"),
+        &[
+            "--reissues-before-review",
+            "0",
+            "--provisional-key-days",
+            "7",
+        ],
+    );
+    let options = ClientOptions {
+        server: format!("http://{}", daemon.address),
+        token: Some(token),
+        ca_cert_pem: None,
+    };
+    let mut staff = client::support(&options).await.unwrap();
+    staff
+        .create_contract(new_contract("D", "LIC-D", 10, false))
+        .await
+        .unwrap();
+    let start = a_month_ago();
+    staff
+        .record_order(first_year("D", &start, &start))
+        .await
+        .unwrap();
+    let mut licenses = client::license(&options).await.unwrap();
+    licenses
+        .issue_first_key(pb::IssueFirstKeyRequest {
+            license_id: "LIC-D".into(),
+            fingerprint: original(),
+        })
+        .await
+        .unwrap();
+    let answer = licenses
+        .request_reissue(reissue("LIC-D", &restored_elsewhere(), "d-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.status, pb::ReissueStatus::PendingReview as i32);
+    let received = pb::datetime(answer.received_at.as_ref().unwrap()).unwrap();
+    let expires = pb::datetime(answer.provisional_key_expires_at.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        expires.timestamp(),
+        (received + Duration::days(7)).timestamp()
+    );
+    let (status, _) = daemon.terminate();
+    assert!(status.success());
+}
