@@ -563,6 +563,42 @@ async fn a_reissue_waiting_for_review_gets_a_provisional_key_until_staff_decide(
             again.provisional_key_expires_at,
             answer.provisional_key_expires_at
         );
+        // And through the CLI: the JSON field of the same name, and the
+        // text says until when.
+        let cli = |json: bool| {
+            let mut args = vec![
+                "--server",
+                server.url.as_str(),
+                "--token",
+                server.staff_token.as_str(),
+            ];
+            if json {
+                args.push("--json");
+            }
+            args.extend([
+                "reissue",
+                "request",
+                "--license",
+                "LIC-P",
+                "--fingerprint",
+                moved.as_str(),
+                "--request-id",
+                "move-1",
+            ]);
+            client(&args)
+        };
+        let json = json_of(&cli(true));
+        assert_eq!(json["status"], "pending_review");
+        assert_eq!(json["provisional_key"], answer.provisional_key.as_str());
+        let text = stdout_text(&cli(false));
+        assert!(
+            text.contains(&format!(
+                "provisional key until {}:\n{}",
+                expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                answer.provisional_key
+            )),
+            "{text}"
+        );
 
         // `key verify` says until when, offline and online.
         let dir = server.keys_dir.path().to_str().unwrap().to_owned();
