@@ -81,6 +81,8 @@ pub enum Reason {
     KeyRevoked,
     /// `KEY_NOT_ON_RECORD`.
     KeyNotOnRecord,
+    /// `KEY_EXPIRED`.
+    KeyExpired,
     /// `FINGERPRINT_MISMATCH`.
     FingerprintMismatch,
     /// `OTHER_CONTRACT`: a customer asked about another contract's key.

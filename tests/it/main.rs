@@ -16,6 +16,7 @@ mod hardening;
 mod holiday_reference;
 mod hostile_input;
 mod inquiries;
+mod installations;
 mod keys;
 mod layout;
 mod licenses;
