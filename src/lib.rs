@@ -12,6 +12,8 @@
 //! - [`grpc`]: the generated protobuf types, the gRPC services and the
 //!   conversion between proto messages and domain types; the only place
 //!   that builds `tonic::Status`.
+//! - [`ical`] and [`http_feed`]: the business calendar as an iCalendar
+//!   document, and the plain HTTP listener that serves it.
 //! - [`server`]: `serve(listener, state, shutdown)`, used by the daemon and
 //!   the tests, with health, reflection and TLS.
 //! - [`client`]: the typed client shared by the CLI and the tests.
@@ -29,6 +31,8 @@ pub mod devcert;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod http_feed;
+pub mod ical;
 pub mod mail;
 pub mod pb;
 pub mod server;

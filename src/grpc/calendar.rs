@@ -14,6 +14,21 @@ use crate::pb::timestamp;
 use crate::pb::*;
 
 impl SupportApi {
+    pub(crate) async fn export_calendar_call(
+        &self,
+        request: Request<ExportCalendarRequest>,
+    ) -> Result<ExportCalendarResponse> {
+        self.state.caller(&request).await?;
+        let r = request.into_inner();
+        let this_year =
+            chrono::Datelike::year(&crate::domain::dates::jst_date(self.state.clock.now()));
+        let nonzero = |year: i32| if year == 0 { None } else { Some(year) };
+        let years =
+            crate::http_feed::years_of(nonzero(r.from_year), nonzero(r.to_year), this_year)?;
+        let (ics, _) = crate::http_feed::feed_document(&self.state, years).await?;
+        Ok(ExportCalendarResponse { ics })
+    }
+
     pub(crate) async fn get_calendar_day_call(
         &self,
         request: Request<GetCalendarDayRequest>,

@@ -16,6 +16,7 @@ mod hardening;
 mod holiday_reference;
 mod hostile_input;
 mod inquiries;
+mod integrations;
 mod keys;
 mod licenses;
 mod mail;
