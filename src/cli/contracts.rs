@@ -470,7 +470,7 @@ fn reminder_json(r: &pb::RenewalReminder) -> serde_json::Value {
         "due_on": r.due_on,
         "outbox_id": r.outbox_id,
         "mail_status": r.mail_status,
-        "created_at": crate::cli::rfc3339(r.create_time.as_ref()),
+        "created_at": crate::cli::rfc3339(r.created_at.as_ref()),
     })
 }
 

@@ -562,7 +562,7 @@ impl SupportApi {
                 due_on: crate::domain::dates::format_date(r.due_on),
                 outbox_id: r.outbox_id,
                 mail_status: r.mail_status,
-                create_time: Some(timestamp(r.created_at)),
+                created_at: Some(timestamp(r.created_at)),
             })
             .collect();
         Ok(ListRenewalRemindersResponse { reminders })

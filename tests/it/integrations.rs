@@ -914,3 +914,106 @@ async fn a_contract_ending_in_20_days_gets_exactly_one_30_day_reminder_across_tw
         db.drop_database().await;
     }
 }
+
+#[tokio::test]
+async fn events_watch_prints_json_lines_as_events_happen_and_the_watcher_is_counted() {
+    use std::io::BufRead;
+    for db in test_databases().await {
+        let keys = tempfile::tempdir().unwrap();
+        let token = staff_token_on(&db.url, "watch staff");
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let daemon = Daemon::start_with(
+            &db.url,
+            keys.path(),
+            &["--metrics-listen", &metrics, "--renewal-reminders", ""],
+        );
+        let server = format!("http://{}", daemon.address);
+        let mut staff = staff_client(&daemon.address, &token).await;
+        staff
+            .create_contract(new_contract("CW", "LIC-CW", 3, false))
+            .await
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_neo-support"))
+            .args([
+                "--server",
+                &server,
+                "--token",
+                &token,
+                "events",
+                "watch",
+                "--contract",
+                "CW",
+                "--kind",
+                "contract.created",
+                "--kind",
+                "order.recorded",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let next_line = || {
+            let line = lines_rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a line from events watch");
+            serde_json::from_str::<serde_json::Value>(&line).expect("one JSON object per line")
+        };
+        let created = next_line();
+        assert_eq!(created["kind"], "contract.created");
+        assert_eq!(created["contract_id"], "CW");
+        assert_eq!(created["actor"], "watch staff");
+        for field in [
+            "id",
+            "occurred_at",
+            "actor_token_id",
+            "request_id",
+            "license_id",
+            "subject",
+            "detail",
+        ] {
+            assert!(created.get(field).is_some(), "{field} in {created}");
+        }
+
+        // Another contract's event is filtered out; this one's order comes.
+        staff
+            .create_contract(new_contract("CX", "LIC-CX", 3, false))
+            .await
+            .unwrap();
+        staff
+            .record_order(first_year("CW", "2026-10-20", "2026-10-20"))
+            .await
+            .unwrap();
+        let recorded = next_line();
+        assert_eq!(recorded["kind"], "order.recorded", "{}", db.label);
+        assert_eq!(recorded["contract_id"], "CW");
+        assert!(recorded["id"].as_i64() > created["id"].as_i64());
+
+        let scraped = crate::common::http_get(&metrics, "/metrics");
+        assert!(
+            scraped.lines().any(|l| l == "neo_support_event_watchers 1"),
+            "{}: {scraped}",
+            db.label
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        let (status, log) = daemon.terminate();
+        assert!(status.success(), "{log}");
+        db.drop_database().await;
+    }
+}
