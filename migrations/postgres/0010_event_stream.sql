@@ -40,6 +40,12 @@ CREATE TABLE renewal_reminders (
     created_at  TIMESTAMPTZ NOT NULL,
     UNIQUE (contract_id, period_end, threshold)
 );
--- The hourly check reads the live periods ending in a window of dates.
-CREATE INDEX contract_orders_live_by_end ON contract_orders (end_on, contract_id)
-    WHERE superseded_by IS NULL AND kind <> 'add-seats' AND end_on IS NOT NULL;
+-- The hourly check reads the live periods ending in a window of dates
+-- whose reminders are not closed: a period is closed once a later period
+-- follows it, once its last reminder is queued, or once a plain renewal
+-- is no longer possible; so the index holds about one open period per
+-- contract, and the check reads those ending near today.
+ALTER TABLE contract_orders ADD COLUMN reminders_closed BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX contract_orders_reminders_open ON contract_orders (end_on, contract_id)
+    WHERE reminders_closed = FALSE AND superseded_by IS NULL AND kind <> 'add-seats'
+    AND end_on IS NOT NULL;

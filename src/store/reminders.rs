@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use crate::domain::calendar::Calendar;
-use crate::domain::reminders::{candidate_ends, due_reminder, reminder_mail};
+use crate::domain::reminders::{Threshold, candidate_ends, due_reminder, reminder_mail};
 use crate::error::Result;
 use crate::store::backend::{Backend, Column, SqlStore};
 use crate::store::db_error;
@@ -37,26 +37,43 @@ pub struct ReminderRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// A contract whose latest live period ends in the window the check reads.
+/// An open period in the window the check reads.
 #[derive(Debug, sqlx::FromRow)]
 struct Candidate {
-    id: String,
-    contact_email: String,
-    license_id: String,
-    seats: i64,
+    contract_id: String,
     end_on: NaiveDate,
 }
 
-/// The check's read: the latest live period of each contract that ends
-/// in `[$1, $2]`, through the partial index `contract_orders_live_by_end`.
-pub const CANDIDATES_SQL: &str = "SELECT c.id, c.contact_email, c.license_id, c.seats, o.end_on \
-     FROM contract_orders o JOIN contracts c ON c.id = o.contract_id \
-     WHERE o.end_on >= $1 AND o.end_on <= $2 \
-     AND o.superseded_by IS NULL AND o.kind <> 'add-seats' AND o.end_on IS NOT NULL \
-     AND NOT EXISTS (SELECT 1 FROM contract_orders n WHERE n.contract_id = o.contract_id \
-     AND n.superseded_by IS NULL AND n.kind <> 'add-seats' AND n.end_on IS NOT NULL \
-     AND n.end_on > o.end_on) \
-     ORDER BY o.end_on, c.id";
+/// The live, open periods (see migration 0010) among `o`.
+const OPEN: &str = "o.reminders_closed = FALSE AND o.superseded_by IS NULL \
+                    AND o.kind <> 'add-seats' AND o.end_on IS NOT NULL";
+
+/// The check's read: the open live periods that end in `[$1, $2]`, a
+/// range of the partial index `contract_orders_reminders_open` read from
+/// the index alone (about one open period per contract, after
+/// [`close_sql`]). The contract itself is read only for a reminder that is
+/// due, under its lock; a period renewed since the close step is dropped
+/// then.
+pub fn candidates_sql() -> String {
+    format!(
+        "SELECT o.contract_id, o.end_on FROM contract_orders o \
+         WHERE o.end_on >= $1 AND o.end_on <= $2 AND {OPEN} \
+         ORDER BY o.end_on, o.contract_id"
+    )
+}
+
+/// Closes the open periods that can get no more reminders: those that
+/// ended before `$1` (a plain renewal is no longer possible) and those a
+/// later live period follows (renewed), among those ending up to `$2`.
+pub fn close_sql() -> String {
+    format!(
+        "UPDATE contract_orders AS o SET reminders_closed = TRUE \
+         WHERE o.end_on <= $2 AND {OPEN} \
+         AND (o.end_on < $1 OR EXISTS (SELECT 1 FROM contract_orders n \
+         WHERE n.contract_id = o.contract_id AND n.superseded_by IS NULL \
+         AND n.kind <> 'add-seats' AND n.end_on IS NOT NULL AND n.end_on > o.end_on))"
+    )
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -86,7 +103,15 @@ where
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let (earliest, latest) = candidate_ends(today, days_before);
-        let candidates: Vec<Candidate> = sqlx::query_as(CANDIDATES_SQL)
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&close_sql())
+            .bind(earliest)
+            .bind(latest)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let candidates: Vec<Candidate> = sqlx::query_as(&candidates_sql())
             .bind(earliest)
             .bind(latest)
             .fetch_all(&self.pool)
@@ -110,12 +135,12 @@ where
                 Ok(Some(due)) => due,
                 Ok(None) => continue,
                 Err(error) => {
-                    tracing::warn!(contract_id = %candidate.id, %error, "no reminder: the calendar does not reach the date");
+                    tracing::warn!(contract_id = %candidate.contract_id, %error, "no reminder: the calendar does not reach the date");
                     continue;
                 }
             };
             let key = (
-                candidate.id.clone(),
+                candidate.contract_id.clone(),
                 candidate.end_on,
                 due.threshold.as_str(),
             );
@@ -138,18 +163,24 @@ where
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let lock = format!("SELECT id FROM contracts WHERE id = $1{}", DB::LOCK_ROW);
-        sqlx::query_scalar::<_, String>(&lock)
-            .bind(&candidate.id)
+        let lock = format!(
+            "SELECT contact_email, license_id, seats FROM contracts WHERE id = $1{}",
+            DB::LOCK_ROW
+        );
+        let contract: Option<(String, String, i64)> = sqlx::query_as(&lock)
+            .bind(&candidate.contract_id)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
+        let Some((contact_email, license_id, seats)) = contract else {
+            return Ok(false);
+        };
         // Renewed since the read: no reminder for the old period.
         let latest: Option<NaiveDate> = sqlx::query_scalar(
             "SELECT MAX(end_on) FROM contract_orders WHERE contract_id = $1 \
              AND superseded_by IS NULL AND kind <> 'add-seats' AND end_on IS NOT NULL",
         )
-        .bind(&candidate.id)
+        .bind(&candidate.contract_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -159,16 +190,16 @@ where
         let threshold = due.threshold.as_str();
         let (subject, body) = reminder_mail(
             due,
-            &candidate.id,
-            &candidate.license_id,
+            &candidate.contract_id,
+            &license_id,
             candidate.end_on,
-            candidate.seats,
+            seats,
         );
         let outbox_id: i64 = sqlx::query_scalar(
             "INSERT INTO outbox (kind, recipient, subject, body, due_on, created_at, \
              next_attempt_at) VALUES ('renewal_reminder', $1, $2, $3, $4, $5, $5) RETURNING id",
         )
-        .bind(&candidate.contact_email)
+        .bind(&contact_email)
         .bind(subject)
         .bind(body)
         .bind(due.due_on.max(crate::domain::dates::jst_date(now)))
@@ -181,7 +212,7 @@ where
              outbox_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (contract_id, period_end, threshold) DO NOTHING RETURNING id",
         )
-        .bind(&candidate.id)
+        .bind(&candidate.contract_id)
         .bind(candidate.end_on)
         .bind(&threshold)
         .bind(due.due_on)
@@ -194,10 +225,22 @@ where
             // Another server queued it: the mail above is rolled back.
             return Ok(false);
         };
+        if due.threshold == Threshold::LastCall {
+            // The last reminder of the period: nothing more to check.
+            sqlx::query(
+                "UPDATE contract_orders SET reminders_closed = TRUE WHERE contract_id = $1 \
+                 AND end_on = $2 AND superseded_by IS NULL AND kind <> 'add-seats'",
+            )
+            .bind(&candidate.contract_id)
+            .bind(candidate.end_on)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        }
         let change = Change {
             kind: "renewal.reminded",
-            contract_id: Some(&candidate.id),
-            license_id: Some(&candidate.license_id),
+            contract_id: Some(&candidate.contract_id),
+            license_id: Some(&license_id),
             subject: reminder_id.to_string(),
             detail: format!(
                 "{threshold} reminder for the period ending {}, mail {outbox_id}",
@@ -206,7 +249,7 @@ where
         };
         Self::record_event(&mut tx, &Audit::daemon(), change, now).await?;
         tx.commit().await.map_err(db_error)?;
-        tracing::info!(contract_id = %candidate.id, %threshold, outbox_id, "renewal reminder queued");
+        tracing::info!(contract_id = %candidate.contract_id, %threshold, outbox_id, "renewal reminder queued");
         Ok(true)
     }
 

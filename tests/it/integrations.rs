@@ -1017,3 +1017,128 @@ async fn events_watch_prints_json_lines_as_events_happen_and_the_watcher_is_coun
         db.drop_database().await;
     }
 }
+
+/// A certificate order for `id` whose period ends on `end`.
+fn certificate(id: &str, end: chrono::NaiveDate) -> pb::RecordOrderRequest {
+    let start = end - chrono::Months::new(12) + chrono::Days::new(1);
+    pb::RecordOrderRequest {
+        contract_id: id.into(),
+        kind: pb::OrderKind::Certificate.into(),
+        received_on: start.format("%Y-%m-%d").to_string(),
+        start_on: start.format("%Y-%m-%d").to_string(),
+        end_on: end.format("%Y-%m-%d").to_string(),
+        certificate_no: format!("CERT-{id}"),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn reminders_are_queued_once_only_the_nearest_and_none_for_a_renewed_period() {
+    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    crate::common::on_each_backend(async |server: &TestServer| {
+        let mut staff = server.staff().await;
+        for id in ["RA", "RB"] {
+            staff
+                .create_contract(new_contract(id, &format!("LIC-{id}"), 4, false))
+                .await
+                .unwrap();
+            // 2026-12-15 (Tue): 20 days after 2026-11-25.
+            staff
+                .record_order(certificate(id, date(2026, 12, 15)))
+                .await
+                .unwrap();
+        }
+        let store = &server.store;
+        let calendar = store.load_calendar().await.unwrap();
+        let days = [60, 30, 7];
+        let now = chrono::Utc::now();
+        let check = async |today| {
+            store
+                .queue_renewal_reminders(&calendar, &days, today, now)
+                .await
+                .unwrap()
+        };
+        // 20 days before the end: the 30-day reminder, each contract once.
+        assert_eq!(check(date(2026, 11, 25)).await, 2, "{}", server.label);
+        assert_eq!(check(date(2026, 11, 25)).await, 0, "{}", server.label);
+        assert_eq!(check(date(2026, 11, 26)).await, 0, "{}", server.label);
+        // RA renews; at 7 days only RB is reminded.
+        staff
+            .record_order(crate::common::order(
+                "RA",
+                pb::OrderKind::Renewal,
+                "2026-11-26",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(check(date(2026, 12, 8)).await, 1, "{}", server.label);
+        assert_eq!(check(date(2026, 12, 9)).await, 0, "{}", server.label);
+        // After the end: RB hears that support ended, then the last call
+        // 30 days before 2027-12-15, and nothing after it. RA's new period
+        // (to 2027-12-15) has reminders of its own.
+        assert_eq!(check(date(2026, 12, 16)).await, 1, "{}", server.label);
+        assert_eq!(check(date(2027, 6, 1)).await, 0, "{}", server.label);
+        assert_eq!(check(date(2027, 11, 15)).await, 2, "{}", server.label);
+        assert_eq!(check(date(2027, 12, 10)).await, 1, "{}", server.label);
+        assert_eq!(check(date(2027, 12, 16)).await, 1, "{}", server.label);
+        let thresholds = |id: &'static str| async move {
+            store
+                .list_renewal_reminders(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| format!("{} {}", r.period_end, r.threshold))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            thresholds("RA").await,
+            [
+                "2026-12-15 30d",
+                "2027-12-15 30d",
+                "2027-12-15 7d",
+                "2027-12-15 ended"
+            ],
+            "{}",
+            server.label
+        );
+        assert_eq!(
+            thresholds("RB").await,
+            [
+                "2026-12-15 30d",
+                "2026-12-15 7d",
+                "2026-12-15 ended",
+                "2026-12-15 last-call"
+            ],
+            "{}",
+            server.label
+        );
+        // Each with its mail to the contact, and an event.
+        let outbox = store
+            .list_outbox(&neo_support::store::outbox::OutboxQuery {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let reminders: Vec<_> = outbox
+            .iter()
+            .filter(|m| m.kind == "renewal_reminder")
+            .collect();
+        assert_eq!(reminders.len(), 8);
+        assert!(
+            reminders
+                .iter()
+                .any(|m| m.body.contains("2027年12月15日までです"))
+        );
+        let events = store
+            .list_events(&neo_support::store::events::EventQuery {
+                kind: Some("renewal.reminded".into()),
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 8, "{}", server.label);
+    })
+    .await;
+}
