@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -50,7 +50,7 @@ pub async fn feed_document(state: &AppState, years: FeedYears) -> Result<(String
         feed_entries(&calendar, years).map_err(|error| Error::invalid("to", error.to_string()))?;
     let stamp = calendar
         .last_entered()
-        .unwrap_or_else(|| Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap());
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
     Ok((crate::ical::calendar_document(&entries, stamp), stamp))
 }
 

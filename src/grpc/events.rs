@@ -89,6 +89,9 @@ impl SupportApi {
     ) -> Result<WatchStream> {
         let caller = self.state.caller(&request).await?;
         caller.require_staff()?;
+        // Checked again at every wake: a token revoked or expired while it
+        // watches loses the stream.
+        let metadata = request.metadata().clone();
         let r = request.into_inner();
         if r.after_id < 0 {
             return Err(Error::invalid("after_id", "must not be negative"));
@@ -143,6 +146,7 @@ impl SupportApi {
         let end = Arc::new(Mutex::new(None));
         let task = tokio::spawn(run_watcher(
             self.state.clone(),
+            metadata,
             query,
             sender,
             end.clone(),
@@ -316,10 +320,12 @@ impl Drop for WatchStream {
 
 /// Sends the events of `query` from its `after_id` on, then new ones as
 /// the bus reports them, with a heartbeat when idle; sets `end` and
-/// returns when the client is too slow, the server stops or the database
-/// fails.
+/// returns when the client is too slow, its token is revoked or expired
+/// (checked at every wake, so within a heartbeat), the server stops or the
+/// database fails.
 async fn run_watcher(
     state: AppState,
+    metadata: tonic::metadata::MetadataMap,
     mut query: crate::store::events::EventQuery,
     sender: mpsc::Sender<WatchEventsResponse>,
     end: Arc<Mutex<Option<Status>>>,
@@ -337,6 +343,10 @@ async fn run_watcher(
                 "the server is stopping; resume with after_id {}",
                 query.after_id.unwrap_or(0)
             )));
+            return;
+        }
+        if let Err(error) = state.authenticate(&metadata).await {
+            finish(crate::grpc::to_status(error));
             return;
         }
         // Seen before the read: a commit after it wakes the wait below.
