@@ -164,7 +164,11 @@ pub async fn answer(state: &AppState, request: &Request<Incoming>) -> Response<F
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         response
     } else if request.method() == Method::HEAD {
-        Response::new(Full::new(Bytes::new()))
+        let mut response = Response::new(Full::new(Bytes::new()));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(document.len()));
+        response
     } else {
         Response::new(Full::new(Bytes::from(document)))
     };

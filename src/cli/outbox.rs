@@ -300,11 +300,10 @@ async fn watch_events(
                                     .and_then(|()| stdout.flush())
                                     .is_err()
                                 {
-                                    // stdout closed (a pipe's reader left).
-                                    return Ok(Output {
-                                        json: Value::Null,
-                                        text: String::new(),
-                                    });
+                                    // stdout closed (a pipe's reader left, as
+                                    // with `| head`): done, quietly, with
+                                    // nothing more to print.
+                                    std::process::exit(0);
                                 }
                             }
                         }

@@ -416,6 +416,18 @@ async fn the_calendar_feed_parses_with_an_independent_parser_and_matches_2026_an
             ),
         );
         assert_eq!(status, 405);
+        let (status, headers, head_body) = http(
+            &feed,
+            &format!(
+                "HEAD /calendar.ics?from=2026&to=2027 HTTP/1.1\r\nHost: {feed}\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert_eq!(status, 200);
+        assert!(head_body.is_empty());
+        assert_eq!(
+            header(&headers, "content-length"),
+            Some(body.len().to_string().as_str())
+        );
         let huge = format!(
             "GET /calendar.ics HTTP/1.1\r\nHost: {feed}\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
             "a".repeat(64 * 1024)
