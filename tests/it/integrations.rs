@@ -440,6 +440,21 @@ async fn the_calendar_feed_parses_with_an_independent_parser_and_matches_2026_an
             !answer.starts_with(b"HTTP/1.1 200"),
             "a 64 KiB header is refused"
         );
+        // A client that sends its request head slowly is cut off.
+        let mut slow = std::net::TcpStream::connect(&feed).unwrap();
+        slow.write_all(b"GET /calendar.ics HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        let _ = slow.read_to_end(&mut rest);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a half-sent request head is held for {:?}",
+            started.elapsed()
+        );
+        assert!(!rest.starts_with(b"HTTP/1.1 200"));
         // Still serving.
         assert_eq!(get(&feed, "/calendar.ics", "").0, 200);
 
