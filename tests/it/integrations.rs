@@ -1068,10 +1068,23 @@ async fn events_watch_prints_json_lines_as_events_happen_and_the_watcher_is_coun
             "{}: {scraped}",
             db.label
         );
+        // Stopping the server ends the watch stream, so the shutdown does
+        // not wait out its grace period. (Waited for off this thread, so the
+        // test's own client can answer the server's goodbye.)
+        drop(staff);
+        let stopping = Instant::now();
+        let (status, log) = tokio::task::spawn_blocking(move || daemon.terminate())
+            .await
+            .unwrap();
+        assert!(status.success(), "{log}");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(5),
+            "{}: the shutdown took {:?} with a watcher open: {log}",
+            db.label,
+            stopping.elapsed()
+        );
         let _ = child.kill();
         let _ = child.wait();
-        let (status, log) = daemon.terminate();
-        assert!(status.success(), "{log}");
         db.drop_database().await;
     }
 }
@@ -1206,6 +1219,46 @@ async fn reminders_are_queued_once_only_the_nearest_and_none_for_a_renewed_perio
             .await
             .unwrap();
         assert_eq!(events.len(), 8, "{}", server.label);
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn a_watch_stream_outlives_the_request_timeout() {
+    for db in test_databases().await {
+        let options = neo_support::server::ServeOptions {
+            limits: neo_support::server::ConnectionLimits {
+                request_timeout: Duration::from_secs(1),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let settings = Settings {
+            watch_heartbeat: Duration::from_millis(200),
+            ..Default::default()
+        };
+        let server = TestServer::start_full(&db, options, settings).await;
+        let mut stream = server
+            .staff()
+            .await
+            .watch_events(pb::WatchEventsRequest {
+                kinds: vec!["no.such-kind".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let started = Instant::now();
+        let mut heartbeats = 0;
+        while started.elapsed() < Duration::from_millis(2500) {
+            match next_message(&mut stream, Duration::from_secs(2)).await {
+                Ok(Item::HeartbeatAt(_)) => heartbeats += 1,
+                Ok(Item::Event(e)) => panic!("{e:?}"),
+                Err(status) => panic!("{}: the stream ended: {status:?}", server.label),
+            }
+        }
+        assert!(heartbeats >= 8, "{heartbeats} heartbeats");
         server.stop().await;
         db.drop_database().await;
     }
