@@ -3,7 +3,9 @@
 //! clients. It needs no token: national holidays and announced closures
 //! are public. Everything a caller can make it hold is bounded: the query
 //! (whole years, at most ten), the request head (size and time to
-//! arrive), the connections at once and each connection's lifetime.
+//! arrive), the connections at once, each connection's lifetime, and the
+//! requests per second from one address (an IPv4 address or an IPv6 /64),
+//! past which it answers 429.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -39,6 +41,24 @@ const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 
 /// The largest request head read, in bytes.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Requests per second one address may make on average, and at once.
+const PER_ADDRESS_PER_SECOND: u32 = 5;
+const PER_ADDRESS_BURST: u32 = 20;
+
+/// Past this many addresses the limiter forgets those back to a full
+/// allowance.
+const PRUNE_ABOVE: usize = 10_000;
+
+/// The per-address request limiter.
+type AddressLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+fn address_limiter() -> AddressLimiter {
+    let per_second =
+        std::num::NonZeroU32::new(PER_ADDRESS_PER_SECOND).unwrap_or(std::num::NonZeroU32::MIN);
+    let burst = std::num::NonZeroU32::new(PER_ADDRESS_BURST).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_second(per_second).allow_burst(burst))
+}
 
 /// The longest query string taken.
 const MAX_QUERY_BYTES: usize = 256;
@@ -197,6 +217,7 @@ pub async fn serve_feed(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let limiter = Arc::new(address_limiter());
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -218,11 +239,29 @@ pub async fn serve_feed(
             },
         };
         let state = state.clone();
+        let limiter = limiter.clone();
+        if limiter.len() > PRUNE_ABOVE {
+            limiter.retain_recent();
+        }
         tokio::spawn(async move {
             let _permit = permit;
+            let address = crate::grpc::gate::address_key(peer.ip());
             let service = service_fn(move |request: Request<Incoming>| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(answer(&state, &request).await) }
+                let limiter = limiter.clone();
+                async move {
+                    if limiter.check_key(&address).is_err() {
+                        let mut response = text(
+                            StatusCode::TOO_MANY_REQUESTS,
+                            "too many requests; wait a second",
+                        );
+                        response
+                            .headers_mut()
+                            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                        return Ok::<_, Infallible>(response);
+                    }
+                    Ok::<_, Infallible>(answer(&state, &request).await)
+                }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -455,6 +455,14 @@ async fn the_calendar_feed_parses_with_an_independent_parser_and_matches_2026_an
             started.elapsed()
         );
         assert!(!rest.starts_with(b"HTTP/1.1 200"));
+        // One address gets a burst, then 429 until its allowance is back.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let statuses: Vec<u16> = (0..40).map(|_| get(&feed, "/other", "").0).collect();
+        assert!(
+            statuses.contains(&404) && statuses.contains(&429),
+            "{statuses:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
         // Still serving.
         assert_eq!(get(&feed, "/calendar.ics", "").0, 200);
 
