@@ -24,6 +24,8 @@
 //! - [`server`]: `serve(listener, state, options, shutdown)`, used by the
 //!   daemon and the tests, with health, reflection, TLS and the HTTP/2
 //!   limits.
+//! - [`ical`] and [`http_feed`]: the business calendar as an iCalendar
+//!   document, and the plain HTTP listener that serves it.
 //! - [`client`]: the typed client shared by the CLI and the tests.
 //! - [`devcert`]: a development CA and server certificate for TLS
 //!   (`neo-supportd tls create-dev-cert`).
@@ -39,6 +41,8 @@ pub mod devcert;
 pub mod domain;
 pub mod error;
 pub mod grpc;
+pub mod http_feed;
+pub mod ical;
 pub mod mail;
 pub mod pb;
 pub mod server;

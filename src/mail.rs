@@ -274,6 +274,42 @@ pub async fn run_worker(
     }
 }
 
+/// How often the renewal reminder check runs (and once at start).
+pub const REMINDER_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Queues the renewal reminders due today, at start and then every
+/// `interval`, forever. Each is queued once per contract, period and
+/// threshold, whichever replica runs the check (the store's unique key).
+pub async fn run_reminders(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    days_before: Vec<u32>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let now = clock.now();
+        let today = crate::domain::dates::jst_date(now);
+        let result = match store.load_calendar().await {
+            Ok(calendar) => {
+                store
+                    .queue_renewal_reminders(&calendar, &days_before, today, now)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(queued) => {
+                crate::telemetry::count_reminders(queued);
+                tracing::info!(queued, %today, "renewal reminder check done");
+            }
+            Err(error) => tracing::warn!(%error, "renewal reminder check failed; next in an hour"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -182,6 +182,14 @@ pub async fn serve(
     let (reporter, health_service) = tonic_health::server::health_reporter();
     report_health(&reporter, &state).await;
     let revocations = state.watch_revocations();
+    let event_watch = state.watch_events();
+    let bus = state.events.clone();
+    // Watch streams never end by themselves: at shutdown they are ended,
+    // so the calls in flight can finish.
+    let shutdown = async move {
+        shutdown.await;
+        bus.stop();
+    };
     let monitor = tokio::spawn(monitor_health(
         reporter,
         state.clone(),
@@ -234,6 +242,7 @@ pub async fn serve(
         .await;
     monitor.abort();
     revocations.abort();
+    event_watch.abort();
     result.map_err(Error::internal)
 }
 

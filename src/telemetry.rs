@@ -239,6 +239,31 @@ where
     }
 }
 
+/// An event watcher opened (gauge `neo_support_event_watchers`).
+pub fn watcher_opened() {
+    metrics::gauge!("neo_support_event_watchers").increment(1.0);
+}
+
+/// An event watcher closed.
+pub fn watcher_closed() {
+    metrics::gauge!("neo_support_event_watchers").decrement(1.0);
+}
+
+/// Counts a watcher refused because its token has as many open as it may.
+pub fn count_watcher_refused() {
+    metrics::counter!("neo_support_event_watchers_refused_total").increment(1);
+}
+
+/// Counts a watcher dropped because it did not read.
+pub fn count_watcher_dropped() {
+    metrics::counter!("neo_support_event_watchers_dropped_total").increment(1);
+}
+
+/// Counts renewal reminders queued.
+pub fn count_reminders(queued: usize) {
+    metrics::counter!("neo_support_renewal_reminders_total").increment(queued as u64);
+}
+
 /// Counts a panic caught in a handler, which is answered INTERNAL.
 pub fn count_panic() {
     metrics::counter!("neo_support_panics_total").increment(1);

@@ -56,6 +56,18 @@ pub enum CalendarCommand {
         #[arg(long, value_parser = parse_instant)]
         at: Option<DateTime<Utc>>,
     },
+    /// The business calendar of whole years as an iCalendar document
+    /// (RFC 5545), from the server, on stdout: the same the HTTP feed
+    /// /calendar.ics serves.
+    Export {
+        /// First year; this year by default.
+        #[arg(long)]
+        from: Option<i32>,
+        /// Last year, inclusive; the year after --from by default (at
+        /// most 10 years in all).
+        #[arg(long)]
+        to: Option<i32>,
+    },
     /// Company closures (staff).
     #[command(subcommand)]
     Closures(ClosureCommand),
@@ -135,6 +147,32 @@ pub(super) async fn calendar(cli: &Cli, command: &CalendarCommand) -> Result<Out
     };
     let output = match command {
         CalendarCommand::Holidays { from, to } => return local_holidays(from, to),
+        CalendarCommand::Export { from, to } => {
+            let response = client
+                .export_calendar(pb::ExportCalendarRequest {
+                    from_year: from.unwrap_or(0),
+                    to_year: to.unwrap_or(0),
+                })
+                .await?
+                .into_inner();
+            if !cli.json {
+                // The document as it is, CRLF line ends included.
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(response.ics.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|error| Failure::Refused {
+                        code: "INTERNAL".into(),
+                        reason: None,
+                        message: format!("cannot write to stdout: {error}"),
+                    })?;
+            }
+            Output {
+                json: serde_json::json!({"ics": response.ics}),
+                text: String::new(),
+            }
+        }
         CalendarCommand::Day { date } => {
             let response = client
                 .get_calendar_day(pb::GetCalendarDayRequest { date: date.clone() })

@@ -80,6 +80,12 @@ pub enum ContractCommand {
         #[arg(long)]
         received_on: String,
     },
+    /// The renewal reminders queued for a contract, with their mails'
+    /// status (staff).
+    Reminders {
+        /// The contract id.
+        id: String,
+    },
 }
 
 /// `order` commands.
@@ -403,7 +409,45 @@ pub(crate) async fn contract(
                 text: format!("{}\t{} .. {}", kind_name(r.kind), r.start_on, r.end_on),
             }
         }
+        ContractCommand::Reminders { id } => {
+            let r = client
+                .list_renewal_reminders(pb::ListRenewalRemindersRequest {
+                    contract_id: id.clone(),
+                })
+                .await?
+                .into_inner();
+            let page = list(&r.reminders, reminder_json, reminder_text);
+            Output {
+                json: json!({"reminders": page.json}),
+                text: page.text,
+            }
+        }
     })
+}
+
+fn reminder_json(r: &pb::RenewalReminder) -> serde_json::Value {
+    json!({
+        "id": r.id,
+        "contract_id": r.contract_id,
+        "period_end": r.period_end,
+        "threshold": r.threshold,
+        "due_on": r.due_on,
+        "outbox_id": r.outbox_id,
+        "mail_status": r.mail_status,
+        "created_at": crate::cli::rfc3339(r.created_at.as_ref()),
+    })
+}
+
+fn reminder_text(r: &pb::RenewalReminder) -> String {
+    format!(
+        "{}\t{}\tperiod ends {}\tdue {}\tmail {} {}\n",
+        r.id,
+        field(&r.threshold),
+        r.period_end,
+        r.due_on,
+        r.outbox_id,
+        field(&r.mail_status)
+    )
 }
 
 /// Runs an `order` command.

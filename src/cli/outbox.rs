@@ -171,6 +171,21 @@ pub enum EventsCommand {
         #[arg(long, default_value = "")]
         page_token: String,
     },
+    /// Follow the audit trail: the events after --after, then each new one
+    /// as it is committed, one JSON object per line (the fields of
+    /// `events list --json`), until interrupted. A dropped stream is
+    /// resumed from the last event printed, without a gap or a duplicate.
+    Watch {
+        /// Start after this event id (0: from the first).
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Only this contract's events.
+        #[arg(long)]
+        contract: Option<String>,
+        /// Only these kinds (repeat --kind for several).
+        #[arg(long)]
+        kind: Vec<String>,
+    },
 }
 
 fn event_json(e: &pb::Event) -> Value {
@@ -211,14 +226,21 @@ pub(crate) async fn events(
     client: &mut SupportClient,
     command: &EventsCommand,
 ) -> Result<Output, Failure> {
-    let EventsCommand::List {
-        contract,
-        license,
-        kind,
-        since,
-        page_size,
-        page_token,
-    } = command;
+    let (contract, license, kind, since, page_size, page_token) = match command {
+        EventsCommand::List {
+            contract,
+            license,
+            kind,
+            since,
+            page_size,
+            page_token,
+        } => (contract, license, kind, since, page_size, page_token),
+        EventsCommand::Watch {
+            after,
+            contract,
+            kind,
+        } => return watch_events(client, *after, contract.as_deref(), kind).await,
+    };
     let r = client
         .list_events(pb::ListEventsRequest {
             contract_id: contract.clone().unwrap_or_default(),
@@ -239,4 +261,91 @@ pub(crate) async fn events(
         json: json!({"events": page.json, "next_page_token": text_or_null(&r.next_page_token)}),
         text,
     })
+}
+
+/// How long `events watch` waits before it resumes a dropped stream.
+const RESUME_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `events watch`: prints each event as a JSON line; resumes from the last
+/// event printed when the server drops the stream (a watcher that fell
+/// behind, a server stopping). Refusals (no staff token, a bad filter)
+/// end it.
+async fn watch_events(
+    client: &mut SupportClient,
+    after: i64,
+    contract: Option<&str>,
+    kinds: &[String],
+) -> Result<Output, Failure> {
+    use std::io::Write;
+    let mut last = after;
+    loop {
+        let request = pb::WatchEventsRequest {
+            contract_id: contract.unwrap_or_default().to_owned(),
+            kinds: kinds.to_vec(),
+            after_id: last,
+        };
+        let ended = match client.watch_events(request).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(message)) => {
+                            if let Some(pb::watch_events_response::Item::Event(event)) =
+                                message.item
+                            {
+                                last = event.id;
+                                let line = json_line(&event_json(&event));
+                                let mut stdout = std::io::stdout().lock();
+                                if writeln!(stdout, "{line}")
+                                    .and_then(|()| stdout.flush())
+                                    .is_err()
+                                {
+                                    // stdout closed (a pipe's reader left, as
+                                    // with `| head`): done, quietly, with
+                                    // nothing more to print.
+                                    std::process::exit(0);
+                                }
+                            }
+                        }
+                        Ok(None) => break None,
+                        Err(status) => break Some(status),
+                    }
+                }
+            }
+            Err(status) => Some(status),
+        };
+        match ended {
+            Some(status)
+                if !(status.code() == tonic::Code::Unavailable
+                    || (status.code() == tonic::Code::ResourceExhausted
+                        && status.message().contains("fell behind"))) =>
+            {
+                return Err(status.into());
+            }
+            Some(status) => {
+                eprintln!(
+                    "stream ended ({}): resuming after event {last}",
+                    field(status.message())
+                );
+            }
+            None => eprintln!("stream ended: resuming after event {last}"),
+        }
+        tokio::time::sleep(RESUME_AFTER).await;
+    }
+}
+
+/// One JSON line that is safe on a terminal: every control character,
+/// C1 included, written as a \u escape (JSON allows it inside strings,
+/// and there are none outside).
+fn json_line(value: &Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -151,6 +151,15 @@ impl DatabaseArgs {
     }
 }
 
+/// The `--renewal-reminders` thresholds, in days before the end; empty
+/// when reminders are off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderDays(pub Vec<u32>);
+
+fn parse_reminder_days(text: &str) -> std::result::Result<ReminderDays, String> {
+    crate::domain::reminders::parse_days(text).map(ReminderDays)
+}
+
 /// `serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -251,6 +260,25 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub inquiries_per_day: u32,
+    /// Serve the business calendar as an iCalendar feed on this address,
+    /// plain HTTP: `GET /calendar.ics?from=YEAR&to=YEAR` (off when not
+    /// given; it needs no token).
+    #[arg(long, env = "NEO_SUPPORT_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Renewal reminders: days before the end of a support period that
+    /// the contact is reminded, e.g. `60,30,7` (each 1-365); one more
+    /// follows when support has ended and a last one 30 days before only
+    /// re-continuation can be bought. Empty turns reminders off.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_RENEWAL_REMINDERS",
+        default_value = "60,30,7",
+        value_parser = parse_reminder_days
+    )]
+    pub renewal_reminders: ReminderDays,
+    /// Event watchers (WatchEvents) one token may have open at once.
+    #[arg(long, env = "NEO_SUPPORT_WATCHERS_PER_TOKEN", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub watchers_per_token: u32,
     /// Serve Prometheus metrics on this address (off when not given).
     #[arg(long, env = "NEO_SUPPORT_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,

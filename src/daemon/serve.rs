@@ -46,6 +46,20 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
     if tls.is_none() && !local.ip().is_loopback() {
         tracing::warn!(%local, "serving PLAINTEXT gRPC on a non-loopback address: tokens cross the network unencrypted; give --tls-cert and --tls-key");
     }
+    let feed_listener = match args.http_listen {
+        Some(address) => {
+            let feed = TcpListener::bind(address).await.map_err(|error| {
+                Error::invalid(
+                    "http_listen",
+                    format!("cannot listen on {address}: {error}"),
+                )
+            })?;
+            let feed_local = feed.local_addr().map_err(Error::internal)?;
+            tracing::info!(local = %feed_local, "calendar feed listening (GET /calendar.ics)");
+            Some(feed)
+        }
+        None => None,
+    };
     tracing::info!(%local, tls = tls.is_some(), "neo-supportd listening");
 
     let state = AppState::new(
@@ -62,6 +76,8 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
                 auth_failures_per_minute: args.auth_failures_per_minute,
             },
             inquiries_per_day: i64::from(args.inquiries_per_day),
+            watchers_per_token: usize::try_from(args.watchers_per_token).unwrap_or(4),
+            ..Settings::default()
         },
     );
     let options = ServeOptions {
@@ -111,6 +127,27 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
         }
         None => None,
     };
+    let reminders = if args.renewal_reminders.0.is_empty() {
+        tracing::info!("renewal reminders are off");
+        None
+    } else {
+        Some(tokio::spawn(crate::mail::run_reminders(
+            state.store.clone(),
+            state.clock.clone(),
+            args.renewal_reminders.0.clone(),
+            crate::mail::REMINDER_INTERVAL,
+        )))
+    };
+    let (feed_stop, mut feed_stopped) = tokio::sync::watch::channel(false);
+    let feed = feed_listener.map(|listener| {
+        tokio::spawn(crate::http_feed::serve_feed(
+            listener,
+            state.clone(),
+            async move {
+                let _ = feed_stopped.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, state, options, async {
         let _ = stop_rx.await;
@@ -122,6 +159,13 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
     );
     let _ = stop_tx.send(());
     let _ = worker_stop.send(true);
+    let _ = feed_stop.send(true);
+    if let Some(reminders) = reminders {
+        reminders.abort();
+    }
+    if let Some(feed) = feed {
+        feed.abort();
+    }
     match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_secs), server).await {
         Ok(Ok(result)) => result?,
         Ok(Err(join)) => return Err(Error::internal(join)),

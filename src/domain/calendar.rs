@@ -167,16 +167,29 @@ pub const MAX_RANGE_DAYS: i64 = 3653;
 pub struct Calendar {
     closures: Vec<Closure>,
     overrides: BTreeMap<NaiveDate, OverrideAction>,
+    last_entered: Option<DateTime<Utc>>,
 }
 
 impl Calendar {
     /// A calendar with these closures and overrides.
     pub fn new(closures: Vec<Closure>, overrides: Vec<HolidayOverride>) -> Self {
+        let last_entered = closures
+            .iter()
+            .map(|c| c.created_at)
+            .chain(overrides.iter().map(|o| o.created_at))
+            .max();
         let overrides = overrides.into_iter().map(|o| (o.date, o.action)).collect();
         Self {
             closures,
             overrides,
+            last_entered,
         }
+    }
+
+    /// When the latest of the closures and overrides in force was entered;
+    /// `None` when staff have entered none.
+    pub fn last_entered(&self) -> Option<DateTime<Utc>> {
+        self.last_entered
     }
 
     /// The national holiday on `date` after staff overrides, by name.
@@ -187,6 +200,11 @@ impl Calendar {
             Some(OverrideAction::RemoveHoliday) => None,
             None => computed,
         })
+    }
+
+    /// The company closures, as entered.
+    pub fn closures(&self) -> &[Closure] {
+        &self.closures
     }
 
     fn closure_on(&self, date: NaiveDate) -> Option<&Closure> {

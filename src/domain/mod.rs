@@ -4,9 +4,11 @@
 pub mod calendar;
 pub mod contract;
 pub mod dates;
+pub mod feed;
 pub mod holidays;
 pub mod inquiry;
 pub mod license;
+pub mod reminders;
 pub mod reply_to;
 pub mod token;
 

@@ -1,11 +1,14 @@
 //! SupportService: the business calendar, company closures and holiday
 //! overrides.
 
+use chrono::{DateTime, Utc};
 use tonic::Request;
 
 use crate::domain::calendar::MAX_RANGE_DAYS;
 use crate::domain::dates::format_date;
+use crate::domain::feed::{FeedYears, feed_entries};
 use crate::error::{Error, Reason, Result};
+use crate::grpc::AppState;
 use crate::grpc::convert::{
     date_field, instant_field, new_closure, new_holiday_override, out_of_range,
 };
@@ -14,6 +17,20 @@ use crate::pb::timestamp;
 use crate::pb::*;
 
 impl SupportApi {
+    pub(crate) async fn export_calendar_call(
+        &self,
+        request: Request<ExportCalendarRequest>,
+    ) -> Result<ExportCalendarResponse> {
+        self.state.caller(&request).await?;
+        let r = request.into_inner();
+        let this_year =
+            chrono::Datelike::year(&crate::domain::dates::jst_date(self.state.clock.now()));
+        let nonzero = |year: i32| if year == 0 { None } else { Some(year) };
+        let years = years_of(nonzero(r.from_year), nonzero(r.to_year), this_year)?;
+        let (ics, _) = feed_document(&self.state, years).await?;
+        Ok(ExportCalendarResponse { ics })
+    }
+
     pub(crate) async fn get_calendar_day_call(
         &self,
         request: Request<GetCalendarDayRequest>,
@@ -212,4 +229,23 @@ impl SupportApi {
         tracing::info!(override_id = id, "holiday override removed");
         Ok(DeleteHolidayOverrideResponse {})
     }
+}
+
+/// The feed document for `years`, with the instant it last changed.
+pub async fn feed_document(state: &AppState, years: FeedYears) -> Result<(String, DateTime<Utc>)> {
+    let calendar = state.calendar().await?;
+    let entries =
+        feed_entries(&calendar, years).map_err(|error| Error::invalid("to", error.to_string()))?;
+    let stamp = calendar
+        .last_entered()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Ok((crate::ical::calendar_document(&entries, stamp), stamp))
+}
+
+/// The span of years a query asks for: `from` and `to` are whole years,
+/// by default this year (JST) and the next.
+pub fn years_of(from: Option<i32>, to: Option<i32>, this_year: i32) -> Result<FeedYears> {
+    let from_year = from.unwrap_or(this_year);
+    let to_year = to.unwrap_or(from_year.saturating_add(1));
+    FeedYears::new(from_year, to_year).map_err(|message| Error::invalid("to", message))
 }

@@ -515,3 +515,41 @@ fn access_token(record: TokenRecord) -> AccessToken {
         created_by: record.created_by.unwrap_or_default(),
     }
 }
+
+impl SupportApi {
+    pub(crate) async fn list_renewal_reminders_call(
+        &self,
+        request: Request<ListRenewalRemindersRequest>,
+    ) -> Result<ListRenewalRemindersResponse> {
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
+        let id = code_field("contract_id", &request.get_ref().contract_id)?;
+        if self
+            .state
+            .store
+            .contract_with_orders(id.as_str())
+            .await?
+            .is_none()
+        {
+            return Err(crate::grpc::contract_not_found(id.as_str()));
+        }
+        let reminders = self
+            .state
+            .store
+            .list_renewal_reminders(id.as_str())
+            .await?
+            .into_iter()
+            .map(|r| RenewalReminder {
+                id: r.id,
+                contract_id: r.contract_id,
+                period_end: crate::domain::dates::format_date(r.period_end),
+                threshold: r.threshold,
+                due_on: crate::domain::dates::format_date(r.due_on),
+                outbox_id: r.outbox_id,
+                mail_status: r.mail_status,
+                created_at: Some(timestamp(r.created_at)),
+            })
+            .collect();
+        Ok(ListRenewalRemindersResponse { reminders })
+    }
+}

@@ -149,7 +149,7 @@ impl Limiters {
 
 /// The address a limit counts against: IPv4 as is, IPv6 by its /64 (one
 /// customer site holds a whole /64).
-fn address_key(address: IpAddr) -> IpAddr {
+pub(crate) fn address_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -6,7 +6,7 @@ pub mod cache;
 mod calendar;
 mod contracts;
 pub mod convert;
-mod events;
+pub mod events;
 pub mod gate;
 mod inquiries;
 pub mod license;
@@ -27,6 +27,7 @@ use crate::signer::keys::Keyring;
 use crate::store::Audit;
 use crate::store::Store;
 
+pub use calendar::{feed_document, years_of};
 pub use status::to_status;
 
 /// Answers a call: the library result becomes a response or a status.
@@ -49,6 +50,8 @@ pub struct AppState {
     pub cache: Arc<cache::ReadCache>,
     /// The rate limiters' state.
     pub limiters: Arc<gate::Limiters>,
+    /// Wakes the event watchers.
+    pub events: Arc<events::EventBus>,
 }
 
 /// Business settings of the server.
@@ -70,6 +73,16 @@ pub struct Settings {
     /// Days a provisional key, given while a reissue waits for review, is
     /// valid; 0 gives none.
     pub provisional_key_days: i64,
+    /// Event watchers (`WatchEvents`) one token may have open at once.
+    pub watchers_per_token: usize,
+    /// Messages one watcher may have waiting to be read; past it the
+    /// watcher is dropped RESOURCE_EXHAUSTED.
+    pub watch_buffer: usize,
+    /// How long an idle watch stream waits before a heartbeat.
+    pub watch_heartbeat: std::time::Duration,
+    /// How long a watcher's full buffer may stay full (the client not
+    /// reading) before the watcher is dropped RESOURCE_EXHAUSTED.
+    pub watch_stall: std::time::Duration,
 }
 
 impl Default for Settings {
@@ -80,6 +93,10 @@ impl Default for Settings {
             rate_limits: gate::RateLimits::default(),
             inquiries_per_day: crate::domain::inquiry::DEFAULT_INQUIRIES_PER_DAY,
             provisional_key_days: 30,
+            watchers_per_token: 4,
+            watch_buffer: 64,
+            watch_heartbeat: std::time::Duration::from_secs(15),
+            watch_stall: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -155,6 +172,7 @@ impl AppState {
             settings,
             cache,
             limiters,
+            events: Arc::new(events::EventBus::default()),
         }
     }
 
@@ -229,6 +247,17 @@ impl AppState {
                 None => cache.forget_tokens(),
             });
             store.watch_revocations(on_revoked).await;
+        })
+    }
+
+    /// Wakes the event watchers as the store reports committed events, by
+    /// this or any other process, until the returned task is aborted.
+    pub fn watch_events(&self) -> tokio::task::JoinHandle<()> {
+        let bus = self.events.clone();
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let on_event: crate::store::OnEvent = Arc::new(move || bus.notify());
+            store.watch_events(on_event).await;
         })
     }
 

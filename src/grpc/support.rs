@@ -219,4 +219,27 @@ impl SupportService for SupportApi {
     ) -> Result<Response<ListEventsResponse>, Status> {
         answer(self.list_events_call(request).await)
     }
+
+    type WatchEventsStream = crate::grpc::events::WatchStream;
+
+    async fn watch_events(
+        &self,
+        request: Request<WatchEventsRequest>,
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        answer(self.watch_events_call(request).await)
+    }
+
+    async fn export_calendar(
+        &self,
+        request: Request<ExportCalendarRequest>,
+    ) -> Result<Response<ExportCalendarResponse>, Status> {
+        answer(self.export_calendar_call(request).await)
+    }
+
+    async fn list_renewal_reminders(
+        &self,
+        request: Request<ListRenewalRemindersRequest>,
+    ) -> Result<Response<ListRenewalRemindersResponse>, Status> {
+        answer(self.list_renewal_reminders_call(request).await)
+    }
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use sqlx::{Database, Decode, Encode, FromRow, Pool, QueryBuilder, Transaction, Type};
 
 use crate::error::Result;
-use crate::store::{OnRevoked, db_error};
+use crate::store::{OnEvent, OnRevoked, db_error};
 
 /// A column type the store both binds and reads on a backend.
 pub trait Column<DB: Database>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> {}
@@ -96,6 +96,11 @@ pub trait Backend: Database {
         store: &SqlStore<Self>,
         on_revoked: OnRevoked,
     ) -> impl Future<Output = ()> + Send;
+
+    /// Runs until the future is dropped, calling `on_event` whenever an
+    /// event may have been committed, by this or any other process (see
+    /// `Store::watch_events`).
+    fn watch_events(store: &SqlStore<Self>, on_event: OnEvent) -> impl Future<Output = ()> + Send;
 
     /// Writes a consistent copy of the database to `path` while it is in
     /// use, where the backend can.

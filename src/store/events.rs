@@ -53,6 +53,8 @@ pub struct EventQuery {
     pub license_id: Option<String>,
     /// Only this kind.
     pub kind: Option<String>,
+    /// Only these kinds (any when empty).
+    pub kinds: Vec<String>,
     /// Only events at or after this instant.
     pub since: Option<DateTime<Utc>>,
     /// Only the events of this request (its `x-request-id`, as the call
@@ -221,6 +223,14 @@ where
             }
             if let Some(kind) = &query.kind {
                 conditions.and(sql).push("kind = ").push_bind(kind.clone());
+            }
+            if !query.kinds.is_empty() {
+                let sql = conditions.and(sql).push("kind IN (");
+                let mut list = sql.separated(", ");
+                for kind in &query.kinds {
+                    list.push_bind(kind.clone());
+                }
+                sql.push(")");
             }
             if let Some(since) = query.since {
                 conditions.and(sql).push("occurred_at >= ").push_bind(since);

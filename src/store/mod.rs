@@ -22,6 +22,7 @@ pub mod orders;
 pub mod outbox;
 pub mod postgres;
 pub mod reissues;
+pub mod reminders;
 mod sql_store;
 pub mod sqlite;
 pub mod tokens;
@@ -124,6 +125,9 @@ pub struct TokenQuery {
 /// been revoked: `Some(id)` for one token, `None` for any (after a gap in
 /// watching, or when the backend cannot tell which).
 pub type OnRevoked = Arc<dyn Fn(Option<i64>) + Send + Sync>;
+
+/// Called when events may have been committed.
+pub type OnEvent = Arc<dyn Fn() + Send + Sync>;
 
 /// What the service keeps, on either backend. Every method that changes
 /// something takes the [`Audit`] of who changes it, in which request; the
@@ -243,6 +247,28 @@ pub trait Store: Send + Sync + 'static {
     /// failed poll) it calls `on_revoked(None)`, so nothing revoked in the
     /// gap stays remembered.
     async fn watch_revocations(&self, on_revoked: OnRevoked);
+
+    /// Runs until dropped, calling `on_event` whenever events may have
+    /// been committed by any server on the database: within a second
+    /// (PostgreSQL LISTEN/NOTIFY on [`postgres::EVENT_CHANNEL`], SQLite a
+    /// poll of the last event id), and once after each reconnection.
+    async fn watch_events(&self, on_event: OnEvent);
+
+    /// Queues the renewal reminders due on `today` (JST), each with its
+    /// mail and an event `renewal.reminded` in one transaction, at most
+    /// once per contract, period and threshold; returns how many.
+    async fn queue_renewal_reminders(
+        &self,
+        calendar: &Calendar,
+        days_before: &[u32],
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<usize>;
+    /// The renewal reminders queued for a contract, oldest first.
+    async fn list_renewal_reminders(
+        &self,
+        contract_id: &str,
+    ) -> Result<Vec<reminders::ReminderRecord>>;
 
     /// Stores a new contract; ALREADY_EXISTS when the id or the license is
     /// taken.

@@ -11,11 +11,15 @@ use sqlx::{FromRow, Pool, QueryBuilder};
 
 use crate::error::{Error, Result};
 use crate::store::backend::{Backend, SqlStore};
-use crate::store::{DatabaseOptions, OnRevoked, backup_not_supported, db_error};
+use crate::store::{DatabaseOptions, OnEvent, OnRevoked, backup_not_supported, db_error};
 
 /// The channel every token revocation notifies (migration 0008's
 /// trigger), with the token's id as payload.
 pub const REVOCATION_CHANNEL: &str = "neo_support_token_revoked";
+
+/// The channel every committed batch of events notifies (migration
+/// 0011's trigger).
+pub const EVENT_CHANNEL: &str = "neo_support_event";
 
 /// How long the revocation listener waits before reconnecting.
 const REVOCATION_RETRY: Duration = Duration::from_millis(500);
@@ -60,6 +64,21 @@ async fn listen_for_revocations(pool: &PgPool, on_revoked: &OnRevoked) -> Result
     loop {
         match listener.try_recv().await.map_err(db_error)? {
             Some(notification) => on_revoked(notification.payload().parse().ok()),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// LISTENs on [`EVENT_CHANNEL`] until the connection is lost; once
+/// listening it reports a change, so that an event committed before
+/// LISTEN took hold is read.
+async fn listen_for_events(pool: &PgPool, on_event: &OnEvent) -> Result<()> {
+    let mut listener = PgListener::connect_with(pool).await.map_err(db_error)?;
+    listener.listen(EVENT_CHANNEL).await.map_err(db_error)?;
+    on_event();
+    loop {
+        match listener.try_recv().await.map_err(db_error)? {
+            Some(_) => on_event(),
             None => return Ok(()),
         }
     }
@@ -132,6 +151,21 @@ impl Backend for sqlx::Postgres {
             }
             // Whatever was revoked while nobody listened is forgotten.
             on_revoked(None);
+            tokio::time::sleep(REVOCATION_RETRY).await;
+        }
+    }
+
+    async fn watch_events(store: &SqlStore<Self>, on_event: OnEvent) {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(store.pool.connect_options().as_ref().clone());
+        loop {
+            match listen_for_events(&pool, &on_event).await {
+                Ok(()) => tracing::warn!("lost the event listener's connection; reconnecting"),
+                Err(error) => tracing::warn!(%error, "cannot listen for events; retrying"),
+            }
+            on_event();
             tokio::time::sleep(REVOCATION_RETRY).await;
         }
     }

@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Type};
 
 use crate::domain::Backlog;
-use crate::domain::calendar::{Closure, ClosureRange, HolidayOverride, OverrideAction};
+use crate::domain::calendar::{Calendar, Closure, ClosureRange, HolidayOverride, OverrideAction};
 use crate::domain::contract::{Contract, NewContract, NewOrder, Order};
 use crate::domain::inquiry::{Inquiry, NewInquiry};
 use crate::domain::license::{Fingerprint, KeyRecord, Mint, ReissueRecord};
@@ -22,7 +22,7 @@ use crate::store::events::{Event, EventQuery};
 use crate::store::inquiries::InquiryQuery;
 use crate::store::outbox::{Delivery, OutboxMessage, OutboxQuery};
 use crate::store::reissues::{ReissueInput, ReissueQuery};
-use crate::store::{Audit, NewToken, OnRevoked, Store, TokenQuery, TokenRecord, db_error};
+use crate::store::{Audit, NewToken, OnEvent, OnRevoked, Store, TokenQuery, TokenRecord, db_error};
 
 #[async_trait]
 impl<DB> Store for SqlStore<DB>
@@ -141,6 +141,27 @@ where
 
     async fn watch_revocations(&self, on_revoked: OnRevoked) {
         DB::watch_revocations(self, on_revoked).await;
+    }
+
+    async fn watch_events(&self, on_event: OnEvent) {
+        DB::watch_events(self, on_event).await;
+    }
+
+    async fn queue_renewal_reminders(
+        &self,
+        calendar: &Calendar,
+        days_before: &[u32],
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        SqlStore::queue_renewal_reminders(self, calendar, days_before, today, now).await
+    }
+
+    async fn list_renewal_reminders(
+        &self,
+        contract_id: &str,
+    ) -> Result<Vec<crate::store::reminders::ReminderRecord>> {
+        SqlStore::list_renewal_reminders(self, contract_id).await
     }
 
     async fn create_contract(

@@ -13,10 +13,13 @@ use sqlx::{FromRow, Pool, QueryBuilder};
 
 use crate::error::{Error, Result};
 use crate::store::backend::{Backend, SqlStore};
-use crate::store::{DatabaseOptions, OnRevoked, db_error};
+use crate::store::{DatabaseOptions, OnEvent, OnRevoked, db_error};
 
 /// How often a server reads the token revocation revision.
 pub const REVOCATION_POLL: Duration = Duration::from_millis(250);
+
+/// How often a server reads the last event id, for the event watchers.
+pub const EVENT_POLL: Duration = Duration::from_millis(200);
 
 /// A SQLite database file.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -134,6 +137,33 @@ impl Backend for sqlx::Sqlite {
                     tracing::warn!(%error, "cannot read the token revocation revision");
                     on_revoked(None);
                 }
+            }
+        }
+    }
+
+    async fn watch_events(store: &SqlStore<Self>, on_event: OnEvent) {
+        // The last id every EVENT_POLL (the primary key's last row, one
+        // index step), also catching writes by another process on the
+        // file. SQLite writes one transaction at a time, so ids are
+        // committed in order.
+        let mut last: Option<i64> = None;
+        let mut ticker = tokio::time::interval(EVENT_POLL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let newest: std::result::Result<Option<i64>, _> =
+                sqlx::query_scalar("SELECT MAX(id) FROM events")
+                    .fetch_one(&store.pool)
+                    .await;
+            match newest {
+                Ok(newest) => {
+                    let newest = newest.unwrap_or(0);
+                    if last != Some(newest) {
+                        on_event();
+                    }
+                    last = Some(newest);
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the last event id"),
             }
         }
     }

@@ -761,7 +761,9 @@ async fn a_revocation_made_while_the_listener_reconnects_is_not_missed() {
     victor.get_calendar_day(day()).await.unwrap();
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     // Wait until the server listens, then cut its listening connection.
-    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'";
+    // (The event watch LISTENs on a channel of its own.)
+    let listening = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                     AND query LIKE 'LISTEN%neo_support_token_revoked%'";
     let mut pids: Vec<i32> = Vec::new();
     for _ in 0..100 {
         pids = sqlx::query_scalar(listening)

@@ -14,7 +14,7 @@ use neo_support::pb;
 use neo_support::store::outbox::OutboxQuery;
 
 /// aiosmtpd on a port, storing mail in a Maildir.
-struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: Child,
     maildir: tempfile::TempDir,
 }
@@ -22,7 +22,7 @@ struct SmtpServer {
 impl SmtpServer {
     /// Starts it on `port`; `None` (with a note) where aiosmtpd is not
     /// installed, except under CI, which must have it.
-    fn start(port: u16) -> Option<Self> {
+    pub(crate) fn start(port: u16) -> Option<Self> {
         let available = Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .status()
@@ -61,7 +61,7 @@ impl SmtpServer {
     }
 
     /// The raw messages received so far.
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         let new = self.maildir.path().join("mail").join("new");
         let mut files: Vec<_> = std::fs::read_dir(new)
             .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -81,7 +81,7 @@ impl Drop for SmtpServer {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -99,7 +99,7 @@ fn mailer(port: u16) -> Mailer {
 }
 
 /// A received mail: (To, decoded Subject, Message-ID, decoded body).
-fn parse(raw: &[u8]) -> (String, String, String, String) {
+pub(crate) fn parse(raw: &[u8]) -> (String, String, String, String) {
     use mailparse::MailHeaderMap;
     let mail = mailparse::parse_mail(raw).unwrap();
     let header = |name: &str| mail.headers.get_first_value(name).unwrap_or_default();

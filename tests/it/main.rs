@@ -17,6 +17,7 @@ mod holiday_reference;
 mod hostile_input;
 mod inquiries;
 mod installations;
+mod integrations;
 mod keys;
 mod layout;
 mod licenses;
