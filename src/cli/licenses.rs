@@ -245,9 +245,15 @@ fn reissue_text(r: &pb::Reissue) -> String {
     )
 }
 
+/// Input the CLI judges itself: exit 2.
 fn usage(message: String) -> Failure {
+    Failure::Usage(message)
+}
+
+/// A local file could not be written: exit 1.
+fn io_failure(message: String) -> Failure {
     Failure::Refused {
-        code: "INVALID_ARGUMENT".into(),
+        code: "INTERNAL".into(),
         reason: None,
         message,
     }
@@ -279,6 +285,7 @@ fn verdict(
     key_id: &str,
     claims: Value,
     status: Value,
+    fingerprint_checked: bool,
 ) -> Result<Output, Failure> {
     let json = json!({
         "valid": valid,
@@ -287,7 +294,9 @@ fn verdict(
         "claims": claims,
         "status": status,
     });
-    let text = if valid {
+    let text = if valid && !fingerprint_checked {
+        format!("valid: {key_id} (fingerprint not checked)")
+    } else if valid {
         format!("valid: {key_id}")
     } else {
         format!("not valid: {reason}")
@@ -307,7 +316,7 @@ fn claims_json(c: &crate::domain::license::LicenseClaims) -> Value {
 async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
     let key = read_key(&args.key)?;
     if let Some(fp) = &args.fingerprint {
-        Fingerprint::parse(fp).map_err(|m| usage(format!("fingerprint: {m}")))?;
+        Fingerprint::parse(fp).map_err(|m| usage(format!("--fingerprint: {m}")))?;
     }
     if args.online {
         let answer = connect(cli)
@@ -338,7 +347,14 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
         } else {
             key_status_name(answer.status).into()
         };
-        return verdict(answer.valid, &answer.reason, &answer.key_id, claims, status);
+        return verdict(
+            answer.valid,
+            &answer.reason,
+            &answer.key_id,
+            claims,
+            status,
+            args.fingerprint.is_some(),
+        );
     }
     let verifier = verifier_from_dir(&args.public_keys).map_err(|e| usage(e.to_string()))?;
     if verifier.is_empty() {
@@ -348,7 +364,14 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
         )));
     }
     match verifier.verify(&key) {
-        Err(failure) => verdict(false, failure.reason(), "", Value::Null, Value::Null),
+        Err(failure) => verdict(
+            false,
+            failure.reason(),
+            "",
+            Value::Null,
+            Value::Null,
+            args.fingerprint.is_some(),
+        ),
         Ok(verified) => {
             let claims = &verified.claims;
             let mismatch = args
@@ -362,6 +385,7 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
                 &claims.jti,
                 claims_json(claims),
                 Value::Null,
+                args.fingerprint.is_some(),
             )
         }
     }
@@ -440,7 +464,7 @@ pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Fai
         .signing_keys;
     if let Some(dir) = write {
         std::fs::create_dir_all(dir)
-            .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| io_failure(format!("cannot create {}: {e}", dir.display())))?;
         for key in &keys {
             let name: String = key
                 .id
@@ -451,7 +475,7 @@ pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Fai
                 .collect();
             let path = dir.join(format!("{name}.public.pem"));
             std::fs::write(&path, &key.public_key_pem)
-                .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| io_failure(format!("cannot write {}: {e}", path.display())))?;
         }
     }
     let status = |s: i32| match pb::SigningKeyStatus::try_from(s) {
@@ -500,17 +524,20 @@ pub(crate) async fn reissue(
                 "reissue_id": reissue.id,
                 "request_id": request_id,
             });
-            let text = if r.key.is_empty() {
-                format!(
-                    "{}: {} (deliver by {})",
+            if r.key.is_empty() {
+                // Waiting for review: nothing on stdout, exit 3.
+                let text = format!(
+                    "{} {} (staff decide by {})",
                     reissue_status_name(r.status),
                     reissue.id,
                     r.delivery_on
-                )
-            } else {
-                r.key.clone()
-            };
-            Output { json, text }
+                );
+                return Err(Failure::Waiting(Output { json, text }));
+            }
+            Output {
+                json,
+                text: r.key.clone(),
+            }
         }
         ReissueCommand::List {
             status,
@@ -561,9 +588,14 @@ pub(crate) async fn reissue(
                 .into_inner()
                 .reissue
                 .unwrap_or_default();
+            // The key it signed, alone on stdout (`NEW_KEY=$(...)`).
+            let key = r.license_key.clone().unwrap_or_default();
+            let mut json = reissue_json(&r);
+            json["key"] = text_or_null(&key.key);
+            json["key_id"] = text_or_null(&key.key_id);
             Output {
-                json: reissue_json(&r),
-                text: reissue_text(&r),
+                json,
+                text: key.key,
             }
         }
         ReissueCommand::Reject { id, reason } => {

@@ -84,11 +84,22 @@ pub(super) fn run_keys(command: KeysCommand) -> Result<()> {
     Ok(())
 }
 
+/// `init`: creates a missing SQLite database and applies the migrations.
+pub(super) async fn init(database: &DatabaseArgs) -> Result<()> {
+    let store = database.connect(true).await?;
+    eprintln!(
+        "database ready at {} ({}), migrations applied",
+        database.describe(),
+        store.backend()
+    );
+    Ok(())
+}
+
 /// `backup --to PATH`: a consistent copy of the database while it is in use.
 pub(super) async fn backup(to: &std::path::Path, database: &DatabaseArgs) -> Result<()> {
-    let store = database.connect().await?;
+    let store = database.connect(false).await?;
     store.backup_to(to).await?;
-    eprintln!("backed up to {}", to.display());
+    eprintln!("backed up {} to {}", database.describe(), to.display());
     Ok(())
 }
 
@@ -104,7 +115,7 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
             ..
         } => {
             check_token_name(&name).map_err(|message| Error::invalid("name", message))?;
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             let secret = TokenSecret::generate();
             let hash = secret.hash();
             let token = NewToken {
@@ -121,14 +132,16 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                 .expires_at
                 .map(|expires| format!(", expires {}", at(expires)))
                 .unwrap_or_default();
-            eprintln!(
-                "created staff token {} (id {}{expiry}); it is shown only this once:",
-                record.name, record.id
+            tracing::warn!(
+                "created staff token {} (id {}{expiry}) in {}; it is shown only this once:",
+                record.name,
+                record.id,
+                database.describe()
             );
             println!("{}", secret.expose());
         }
         TokenCommand::List { json, database } => {
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             let tokens = store.list_tokens().await?;
             if json {
                 let rows: Vec<_> = tokens
@@ -181,7 +194,7 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                     "1 to 100 characters, no control characters",
                 ));
             }
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             if store
                 .revoke_access_token(id, reason, now, &crate::store::Audit::daemon())
                 .await?
@@ -192,7 +205,10 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                     message: format!("no token in use has id {id}"),
                 });
             }
-            eprintln!("revoked token {id}; running servers refuse it within a second");
+            tracing::warn!(
+                "revoked token {id} in {}; running servers refuse it within a second",
+                database.describe()
+            );
         }
     }
     Ok(())

@@ -31,9 +31,10 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
     };
     let mailer = build_mailer(&args)?;
     let keyring = load_keyring(&args)?;
-    let store = args.database.connect().await?;
+    let store = args.database.connect(true).await?;
     tracing::info!(
         backend = store.backend(),
+        database = %args.database.describe(),
         "database ready, migrations applied"
     );
     let listener = TcpListener::bind(args.listen).await.map_err(|error| {

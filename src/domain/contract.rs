@@ -337,6 +337,20 @@ fn live_periods(history: &[Order]) -> impl Iterator<Item = (&Order, Period)> {
         .filter_map(|o| o.period.map(|p| (o, p)))
 }
 
+/// The seats licensed on `date`: the contract's seats now, less the seats
+/// of add-seats orders dated after it (an order counts from its purchase
+/// date, or its received date when it has none). A key carries the seats
+/// of its issue date in JST.
+pub fn seats_on(current_seats: i64, history: &[Order], date: NaiveDate) -> i64 {
+    let later: i64 = history
+        .iter()
+        .filter(|o| o.kind == OrderKind::AddSeats)
+        .filter(|o| o.purchased_on.unwrap_or(o.received_on) > date)
+        .map(|o| o.seats)
+        .sum();
+    current_seats - later
+}
+
 /// The end of the latest live period.
 pub fn last_end(history: &[Order]) -> Option<NaiveDate> {
     live_periods(history).map(|(_, p)| p.end).max()

@@ -63,6 +63,12 @@ pub enum Reason {
     InquiryNotFound,
     /// `ALREADY_ANSWERED`.
     AlreadyAnswered,
+    /// `ALREADY_CLOSED`.
+    AlreadyClosed,
+    /// `INVALID_DATE`: a date that is not `YYYY-MM-DD` (or `MM-DD`).
+    InvalidDate,
+    /// `RANGE_REVERSED`: an end before its start.
+    RangeReversed,
     /// `RATE_LIMITED`.
     RateLimited,
     // License keys.
@@ -139,6 +145,9 @@ impl Reason {
         Self::ReplyToNotAllowed,
         Self::InquiryNotFound,
         Self::AlreadyAnswered,
+        Self::AlreadyClosed,
+        Self::InvalidDate,
+        Self::RangeReversed,
         Self::RateLimited,
         Self::FirstKeyExists,
         Self::NoFirstKey,
@@ -190,6 +199,9 @@ impl Reason {
             Self::ReplyToNotAllowed => "REPLY_TO_NOT_ALLOWED",
             Self::InquiryNotFound => "INQUIRY_NOT_FOUND",
             Self::AlreadyAnswered => "ALREADY_ANSWERED",
+            Self::AlreadyClosed => "ALREADY_CLOSED",
+            Self::InvalidDate => "INVALID_DATE",
+            Self::RangeReversed => "RANGE_REVERSED",
             Self::RateLimited => "RATE_LIMITED",
             Self::FirstKeyExists => "FIRST_KEY_EXISTS",
             Self::NoFirstKey => "NO_FIRST_KEY",

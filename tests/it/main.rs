@@ -9,6 +9,7 @@ mod backup;
 mod calendar;
 mod cli;
 mod contracts;
+mod daily_use;
 mod defaults;
 mod events;
 mod faults;
