@@ -1111,7 +1111,8 @@ fn keys_public_write_over_plain_http_from_another_host_is_refused_without_insecu
         write,
     ]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    // Issue 14: judged by the CLI before any call, so a usage error (2).
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--insecure") && stderr.contains("https://"),
         "{stderr}"

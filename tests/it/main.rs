@@ -22,6 +22,7 @@ mod licenses;
 mod mail;
 mod paseto_interop;
 mod paseto_vectors;
+mod readme;
 mod replicas;
 mod store;
 mod tls;
