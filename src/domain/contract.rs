@@ -832,6 +832,25 @@ mod tests {
     }
 
     #[test]
+    fn a_keys_seats_are_those_licensed_on_its_issue_date() {
+        let add = |on: &str, seats: i64| Order {
+            id: 0,
+            kind: OrderKind::AddSeats,
+            received_on: d(on),
+            purchased_on: Some(d(on)),
+            seats,
+            period: None,
+            certificate_no: None,
+            superseded_by: None,
+        };
+        let history = [add("2027-05-10", 5), add("2026-12-01", 2)];
+        // The contract holds 17 seats now: 10, +2 on 2026-12-01, +5 on 2027-05-10.
+        assert_eq!(seats_on(17, &history, d("2026-11-30")), 10);
+        assert_eq!(seats_on(17, &history, d("2026-12-03")), 12);
+        assert_eq!(seats_on(17, &history, d("2027-05-10")), 17);
+    }
+
+    #[test]
     fn seats_bought_while_lapsed_are_not_covered_until_renewal() {
         let h = apply(&[
             first_year("2026-11-24", "2026-11-24"),

@@ -779,3 +779,66 @@ async fn scripts_capture_only_a_key_and_a_waiting_reissue_exits_three() {
     server.stop().await;
     db.drop_database().await;
 }
+
+#[test]
+fn http_against_a_tls_server_says_to_use_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tls");
+    let made = Command::new(DAEMON)
+        .args(["tls", "create-dev-cert", "--host", "localhost", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let db = crate::common::TestDb::sqlite();
+    let daemon = crate::common::Daemon::start_with(
+        &db.url,
+        &dir.path().join("keys"),
+        &[
+            "--tls-cert",
+            out.join("server.crt").to_str().unwrap(),
+            "--tls-key",
+            out.join("server.key").to_str().unwrap(),
+        ],
+    );
+    let called = Command::new(CLIENT)
+        .args(["--server", &format!("http://{}", daemon.address)])
+        .args(["--token", "nst_x", "calendar", "day", "2026-11-23"])
+        .output()
+        .unwrap();
+    daemon.terminate();
+    assert_eq!(called.status.code(), Some(1), "{called:?}");
+    assert!(
+        stderr(&called).contains("if the server serves TLS, use https://"),
+        "{called:?}"
+    );
+}
+
+#[tokio::test]
+async fn logs_round_durations_to_microseconds_and_hide_the_postgres_migrations_notice() {
+    for db in crate::common::test_databases().await {
+        let keys = tempfile::tempdir().unwrap();
+        // Twice: the second start meets the migrations table already there.
+        for _ in 0..2 {
+            let daemon = crate::common::Daemon::start(&db.url, keys.path());
+            let refused = Command::new(CLIENT)
+                .args(["--server", &format!("http://{}", daemon.address)])
+                .args(["calendar", "day", "2026-11-23"])
+                .env_remove("NEO_SUPPORT_TOKEN")
+                .output()
+                .unwrap();
+            assert_eq!(refused.status.code(), Some(1));
+            let (_, log) = daemon.terminate();
+            assert!(!log.contains("_sqlx_migrations"), "{}: {log}", db.label);
+            let refusal = log
+                .lines()
+                .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+                .find(|entry| entry["fields"]["message"] == "call refused")
+                .unwrap_or_else(|| panic!("no refusal in {log}"));
+            let duration = refusal["fields"]["duration_ms"].to_string();
+            let decimals = duration.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 3, "{duration} is finer than a microsecond");
+        }
+        db.drop_database().await;
+    }
+}
