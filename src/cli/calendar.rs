@@ -15,7 +15,8 @@ use crate::pb::day_kind_name;
 #[derive(Debug, Subcommand)]
 pub enum CalendarCommand {
     /// National holidays in a range, computed locally from the law (no
-    /// server needed; staff overrides are not applied).
+    /// server needed; staff overrides are not applied); with --server
+    /// given on the command line, from the server with its overrides.
     Holidays {
         /// First date, YYYY-MM-DD.
         #[arg(long, value_parser = super::parse_date)]
@@ -133,11 +134,40 @@ pub struct OverrideAddArgs {
 pub(super) async fn calendar(cli: &Cli, command: &CalendarCommand) -> Result<Output, Failure> {
     check(command)?;
     let mut client = match command {
-        CalendarCommand::Holidays { from, to } => return local_holidays(from, to),
+        CalendarCommand::Holidays { from, to } if !cli.server_given => {
+            return local_holidays(from, to);
+        }
         _ => connect(cli).await?,
     };
     let output = match command {
-        CalendarCommand::Holidays { from, to } => return local_holidays(from, to),
+        CalendarCommand::Holidays { from, to } => {
+            // `--server` given: the server's national holidays, with staff
+            // overrides applied (closures left out).
+            let response = client
+                .list_days_off(pb::ListDaysOffRequest {
+                    start_on: from.clone(),
+                    end_on: to.clone(),
+                })
+                .await?
+                .into_inner();
+            let holidays: Vec<&pb::CalendarDay> = response
+                .days
+                .iter()
+                .filter(|day| day.kind == pb::DayKind::NationalHoliday as i32)
+                .collect();
+            Output {
+                json: Value::Array(
+                    holidays
+                        .iter()
+                        .map(|day| json!({"date": day.date, "name": day.name}))
+                        .collect(),
+                ),
+                text: holidays
+                    .iter()
+                    .map(|day| format!("{}\t{}\n", day.date, field(&day.name)))
+                    .collect(),
+            }
+        }
         CalendarCommand::Day { date } => {
             let response = client
                 .get_calendar_day(pb::GetCalendarDayRequest { date: date.clone() })
@@ -357,7 +387,7 @@ fn check(command: &CalendarCommand) -> Result<(), Failure> {
 fn local_holidays(from: &str, to: &str) -> Result<Output, Failure> {
     eprintln!(
         "national holidays computed locally from the law; company overrides are not applied \
-         (`calendar days-off` asks the server)"
+         (give --server to ask the server)"
     );
     let from = local_date("from", from)?;
     let to = local_date("to", to)?;

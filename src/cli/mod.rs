@@ -47,6 +47,11 @@ pub struct Cli {
     /// Print one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Whether `--server` was given on the command line (not from the
+    /// environment or the default): `calendar holidays` then asks the
+    /// server, with staff overrides applied.
+    #[arg(skip)]
+    pub server_given: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -90,6 +95,21 @@ pub enum Command {
     /// Load a running server and print calls/s and latency beside the
     /// health Check (the baseline).
     Bench(bench::BenchArgs),
+}
+
+impl Cli {
+    /// Parses the process's arguments (exits 2 on a usage error, as clap
+    /// does), noting whether `--server` was given on the command line.
+    pub fn from_env_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+        cli.server_given = matches!(
+            matches.value_source("server"),
+            Some(clap::parser::ValueSource::CommandLine)
+        );
+        cli
+    }
 }
 
 pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {

@@ -107,6 +107,12 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
     let now = SystemClock.now();
     let at =
         |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // For people: JST with its offset, to the second.
+    let jst = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&crate::domain::dates::jst())
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string()
+    };
     match command {
         TokenCommand::Create {
             name,
@@ -130,7 +136,7 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                 .await?;
             let expiry = record
                 .expires_at
-                .map(|expires| format!(", expires {}", at(expires)))
+                .map(|expires| format!(", expires {}", jst(expires)))
                 .unwrap_or_default();
             tracing::warn!(
                 "created staff token {} (id {}{expiry}) in {}; it is shown only this once:",
@@ -171,9 +177,9 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                         t.role.kind(),
                         t.name,
                         t.created_by.map(|id| id.to_string()).unwrap_or_else(dash),
-                        at(t.created_at),
-                        t.expires_at.map(at).unwrap_or_else(dash),
-                        t.revoked_at.map(at).unwrap_or_else(dash),
+                        jst(t.created_at),
+                        t.expires_at.map(jst).unwrap_or_else(dash),
+                        t.revoked_at.map(jst).unwrap_or_else(dash),
                         t.revoke_reason.unwrap_or_else(dash),
                     );
                 }

@@ -646,24 +646,6 @@ async fn human_output_is_in_jst_to_the_second_and_json_stays_utc() {
         ));
         assert!(events.contains("+09:00"), "{events}");
         assert!(!events.contains('Z'), "{events}");
-
-        // Local holidays say that company overrides are not applied.
-        let holidays = staff_cli(
-            server,
-            &[
-                "calendar",
-                "holidays",
-                "--from",
-                "2026-11-23",
-                "--to",
-                "2026-11-23",
-            ],
-        );
-        assert_eq!(stdout(&holidays), "2026-11-23\t勤労感謝の日\n");
-        assert!(
-            stderr(&holidays).contains("overrides are not applied"),
-            "{holidays:?}"
-        );
     })
     .await;
 }
@@ -841,4 +823,52 @@ async fn logs_round_durations_to_microseconds_and_hide_the_postgres_migrations_n
         }
         db.drop_database().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calendar_holidays_says_overrides_are_not_applied_locally_and_asks_the_server_with_server()
+{
+    on_each_backend(async |server| {
+        let added = staff_cli(
+            server,
+            &[
+                "calendar",
+                "overrides",
+                "add",
+                "--date",
+                "2026-09-23",
+                "--not-holiday",
+            ],
+        );
+        assert!(added.status.success(), "{added:?}");
+        let range = [
+            "calendar",
+            "holidays",
+            "--from",
+            "2026-09-20",
+            "--to",
+            "2026-09-24",
+        ];
+        // staff_cli gives --server: the server's answer, the override applied.
+        let asked = staff_cli(server, &range);
+        assert!(asked.status.success(), "{asked:?}");
+        assert_eq!(
+            stdout(&asked),
+            "2026-09-21\t敬老の日\n2026-09-22\t国民の休日\n"
+        );
+        // Without --server on the command line (even with NEO_SUPPORT_SERVER
+        // set): the law alone, and a note on stderr.
+        let local = Command::new(CLIENT)
+            .args(range)
+            .env("NEO_SUPPORT_SERVER", &server.url)
+            .output()
+            .unwrap();
+        assert!(local.status.success(), "{local:?}");
+        assert!(stdout(&local).contains("2026-09-23\t秋分の日"), "{local:?}");
+        assert!(
+            stderr(&local).contains("company overrides are not applied"),
+            "{local:?}"
+        );
+    })
+    .await;
 }
