@@ -272,6 +272,13 @@ pub(crate) async fn inquiry(
         }
         InquiryCommand::Answer { id, body } => {
             let answer = read_body(body)?;
+            if answer.trim().is_empty() {
+                return Err(Failure::usage(
+                    "--body",
+                    "the answer is empty; to close an inquiry without a reply, use \
+                     `inquiry close ID --reason TEXT`",
+                ));
+            }
             let inquiry = client
                 .answer_inquiry(pb::AnswerInquiryRequest { id: *id, answer })
                 .await?
@@ -284,6 +291,9 @@ pub(crate) async fn inquiry(
             }
         }
         InquiryCommand::Close { id, reason } => {
+            if reason.trim().is_empty() {
+                return Err(Failure::usage("--reason", "must not be empty"));
+            }
             let inquiry = client
                 .close_inquiry(pb::CloseInquiryRequest {
                     id: *id,

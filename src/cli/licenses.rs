@@ -31,6 +31,7 @@ pub enum KeyCommand {
     /// Revoke a key (staff).
     Revoke {
         /// The key's id (`LK-...`).
+        #[arg(value_parser = key_id_arg)]
         key_id: String,
         /// Why.
         #[arg(long)]
@@ -124,16 +125,19 @@ pub enum ReissueCommand {
     /// One reissue request.
     Show {
         /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
     },
     /// Approve a reissue waiting for review: its key is signed now (staff).
     Approve {
-        /// The reissue's id.
+        /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
     },
     /// Reject a reissue waiting for review (staff).
     Reject {
-        /// The reissue's id.
+        /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
         /// Why.
         #[arg(long)]
@@ -257,6 +261,26 @@ fn io_failure(message: String) -> Failure {
         reason: None,
         message,
     }
+}
+
+/// An id the server made: `PREFIX` and letters or digits.
+fn prefixed_id(text: &str, prefix: &str) -> Result<String, String> {
+    let ok = text
+        .strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an id of the form {prefix}..."))
+    }
+}
+
+fn key_id_arg(text: &str) -> Result<String, String> {
+    prefixed_id(text, "LK-")
+}
+
+fn reissue_id_arg(text: &str) -> Result<String, String> {
+    prefixed_id(text, "RR-")
 }
 
 /// Reads KEY, @FILE or - (standard input).

@@ -523,6 +523,10 @@ async fn errors_name_the_flag_and_exit_two_before_any_call_and_refusals_exit_one
         usage(&["contract", "show", "X", "--date", "tomorrow"], "--date");
         usage(&["calendar", "reception", "--at", "noon"], "--at");
         usage(&["inquiry", "show", "one"], "<ID>");
+        usage(&["inquiry", "answer", "1", "--body", " "], "--body");
+        usage(&["inquiry", "close", "1", "--reason", ""], "--reason");
+        usage(&["reissue", "show", "move-1"], "RR-");
+        usage(&["key", "revoke", "7", "--reason", "紛失"], "LK-");
         usage(&["events", "list", "--kind", "key.reisued"], "key.reissued");
         let bad_url = Command::new(CLIENT)
             .args([
