@@ -52,6 +52,10 @@ pub struct Cli {
     /// server, with staff overrides applied.
     #[arg(skip)]
     pub server_given: bool,
+    /// The subcommands given (`["order", "record"]`), to name a flag for a
+    /// request field the server refuses.
+    #[arg(skip)]
+    pub subcommand_path: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -108,6 +112,11 @@ impl Cli {
             matches.value_source("server"),
             Some(clap::parser::ValueSource::CommandLine)
         );
+        let mut current = &matches;
+        while let Some((name, sub)) = current.subcommand() {
+            cli.subcommand_path.push(name.to_owned());
+            current = sub;
+        }
         cli
     }
 }
@@ -275,6 +284,71 @@ pub struct Output {
 
 /// Runs a parsed command line and returns what to print.
 pub async fn run(cli: &Cli) -> Result<Output, Failure> {
+    run_command(cli)
+        .await
+        .map_err(|failure| name_the_flag(&cli.subcommand_path, failure))
+}
+
+/// A refusal that names a request field (`received_on: ...`) names the
+/// command's flag instead (`--received-on: ...`) when the command has one
+/// for it.
+fn name_the_flag(path: &[String], failure: Failure) -> Failure {
+    use clap::CommandFactory;
+    let Failure::Refused {
+        code,
+        reason,
+        message,
+    } = failure
+    else {
+        return failure;
+    };
+    let flag = message.split_once(": ").and_then(|(field, _)| {
+        let mut command = Cli::command();
+        for name in path {
+            command = command.find_subcommand(name)?.clone();
+        }
+        let last = field.rsplit('.').next().unwrap_or(field);
+        let alias = match last {
+            "contract_id" => "contract",
+            "license_id" if command.get_name() != "create" => "license",
+            "contact_email" => "contact",
+            "customer_name" => "customer",
+            "answer" => "body",
+            "start_on" | "start_month_day"
+                if command
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some("from")) =>
+            {
+                "from"
+            }
+            "end_on" | "end_month_day"
+                if command.get_arguments().any(|a| a.get_long() == Some("to")) =>
+            {
+                "to"
+            }
+            "add_mail_domains" => "add-mail-domain",
+            "remove_mail_domains" => "remove-mail-domain",
+            "support_ends_before_on" => "ending-before",
+            other => other,
+        }
+        .replace('_', "-");
+        command
+            .get_arguments()
+            .any(|a| a.get_long() == Some(alias.as_str()))
+            .then(|| (field.len(), format!("--{alias}")))
+    });
+    let message = match flag {
+        Some((len, flag)) => format!("{flag}{}", &message[len..]),
+        None => message,
+    };
+    Failure::Refused {
+        code,
+        reason,
+        message,
+    }
+}
+
+async fn run_command(cli: &Cli) -> Result<Output, Failure> {
     match &cli.command {
         Command::Calendar(command) => calendar::calendar(cli, command).await,
         Command::Contract(command) => contracts::contract(&mut connect(cli).await?, command).await,

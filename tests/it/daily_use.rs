@@ -554,6 +554,49 @@ async fn errors_name_the_flag_and_exit_two_before_any_call_and_refusals_exit_one
             .unwrap_err();
         assert_eq!(crate::common::reason(&reversed), "RANGE_REVERSED");
 
+        // A field the server refuses is named by its flag.
+        let contact = staff_cli(
+            server,
+            &[
+                "contract",
+                "create",
+                "--id",
+                "FLAG-1",
+                "--customer",
+                "株式会社フラグ",
+                "--contact",
+                "not-an-address",
+                "--license-id",
+                "LIC-FLAG-1",
+                "--seats",
+                "1",
+            ],
+        );
+        assert_eq!(contact.status.code(), Some(1), "{contact:?}");
+        assert!(stderr(&contact).contains(": --contact: "), "{contact:?}");
+        contract(server, "FLAG-2").await;
+        let reply_to = staff_cli(
+            server,
+            &[
+                "inquiry",
+                "submit",
+                "--contract",
+                "FLAG-2",
+                "--product",
+                "backup-server",
+                "--category",
+                "operation",
+                "--subject",
+                "件名",
+                "--body",
+                "本文",
+                "--reply-to",
+                "someone@elsewhere.example",
+            ],
+        );
+        assert_eq!(reply_to.status.code(), Some(1), "{reply_to:?}");
+        assert!(stderr(&reply_to).contains(": --reply-to: "), "{reply_to:?}");
+
         // A refusal by the server exits 1.
         let refused = staff_cli(server, &["contract", "show", "NOPE"]);
         assert_eq!(refused.status.code(), Some(1), "{refused:?}");
