@@ -3,7 +3,8 @@
 //!   `NEO_SUPPORT_*` environment variable;
 //! - `serve`: the `serve` command, its wiring and graceful shutdown;
 //! - `admin`: the commands that work on the database, the keys directory
-//!   and certificate files directly (`token`, `keys`, `backup`, `tls`).
+//!   and certificate files directly (`init`, `token`, `keys`, `backup`,
+//!   `tls`); only `serve` and `init` ever create a database.
 
 mod admin;
 pub mod args;
