@@ -812,6 +812,8 @@ async fn reissue(
         received_at,
         delivery_on: jst_date(received_at),
         reissues_before_review,
+        // No provisional keys: the baseline measures what it did before.
+        provisional_key_days: 0,
     };
     let record = store
         .request_reissue(&input, mint, &Audit::daemon())

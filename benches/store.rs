@@ -147,6 +147,8 @@ async fn reissue(store: &dyn Store, mint: &dyn Mint, license_ids: &[String]) {
         received_at,
         delivery_on: jst_date(received_at),
         reissues_before_review: i64::MAX,
+        // No provisional keys: the baseline measures what it did before.
+        provisional_key_days: 0,
     };
     let record = store
         .request_reissue(&input, mint, &Audit::daemon())

@@ -1,6 +1,6 @@
 //! `neo-support contract`, `order` and `token` commands.
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{Failure, Output, field, list, rfc3339, text_or_null};
@@ -56,7 +56,7 @@ pub enum ContractCommand {
     List {
         /// Only contracts with this status (on --status-on).
         #[arg(long, value_enum)]
-        status: Option<StatusArg>,
+        status: Option<pb::ContractStatus>,
         /// The date for the status (YYYY-MM-DD); today in JST by default.
         #[arg(long, value_parser = super::parse_date)]
         status_on: Option<String>,
@@ -82,19 +82,6 @@ pub enum ContractCommand {
     },
 }
 
-/// Contract status names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusArg {
-    /// Covered on the date.
-    Active,
-    /// Before any coverage.
-    NotStarted,
-    /// Ended, renewal still allowed.
-    Lapsed,
-    /// Ended more than a year ago.
-    RecontinuationRequired,
-}
-
 /// `order` commands.
 #[derive(Debug, Subcommand)]
 pub enum OrderCommand {
@@ -105,7 +92,7 @@ pub enum OrderCommand {
         contract: String,
         /// What was ordered.
         #[arg(long, value_enum)]
-        kind: KindArg,
+        kind: pb::OrderKind,
         /// The order acceptance date (YYYY-MM-DD).
         #[arg(long, value_parser = super::parse_date)]
         received_on: String,
@@ -125,21 +112,6 @@ pub enum OrderCommand {
         #[arg(long)]
         certificate_no: Option<String>,
     },
-}
-
-/// Order kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KindArg {
-    /// The first year, with the license.
-    FirstYear,
-    /// A renewal.
-    Renewal,
-    /// 再継続年間サポート.
-    ReContinuation,
-    /// Added seats.
-    AddSeats,
-    /// A certificate's explicit period.
-    Certificate,
 }
 
 /// `token` commands (through the server).
@@ -394,15 +366,7 @@ pub(crate) async fn contract(
             page_size,
             page_token,
         } => {
-            let status = match status {
-                None => pb::ContractStatus::Unspecified,
-                Some(StatusArg::Active) => pb::ContractStatus::Active,
-                Some(StatusArg::NotStarted) => pb::ContractStatus::NotStarted,
-                Some(StatusArg::Lapsed) => pb::ContractStatus::Lapsed,
-                Some(StatusArg::RecontinuationRequired) => {
-                    pb::ContractStatus::RecontinuationRequired
-                }
-            };
+            let status = status.unwrap_or(pb::ContractStatus::Unspecified);
             let r = client
                 .list_contracts(pb::ListContractsRequest {
                     page_size: *page_size,
@@ -457,17 +421,10 @@ pub(crate) async fn order(
         end_on,
         certificate_no,
     } = command;
-    let kind = match kind {
-        KindArg::FirstYear => pb::OrderKind::FirstYear,
-        KindArg::Renewal => pb::OrderKind::Renewal,
-        KindArg::ReContinuation => pb::OrderKind::ReContinuation,
-        KindArg::AddSeats => pb::OrderKind::AddSeats,
-        KindArg::Certificate => pb::OrderKind::Certificate,
-    };
     let recorded = client
         .record_order(pb::RecordOrderRequest {
             contract_id: contract.clone(),
-            kind: kind.into(),
+            kind: (*kind).into(),
             received_on: received_on.clone(),
             purchased_on: purchased_on.clone().unwrap_or_default(),
             seats: seats.unwrap_or(0),

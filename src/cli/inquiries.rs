@@ -1,6 +1,6 @@
 //! `neo-support inquiry` commands.
 
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
@@ -17,10 +17,10 @@ pub enum InquiryCommand {
         contract: String,
         /// The product it is about.
         #[arg(long, value_enum)]
-        product: ProductArg,
+        product: pb::Product,
         /// What it is about.
         #[arg(long, value_enum)]
-        category: CategoryArg,
+        category: pb::InquiryCategory,
         /// Subject (1-200 characters).
         #[arg(long)]
         subject: String,
@@ -43,7 +43,7 @@ pub enum InquiryCommand {
         contract: Option<String>,
         /// Only this status.
         #[arg(long, value_enum)]
-        status: Option<StatusArg>,
+        status: Option<pb::InquiryStatus>,
         /// Inquiries per page (1-100).
         #[arg(long, default_value_t = 50)]
         page_size: i32,
@@ -70,43 +70,6 @@ pub enum InquiryCommand {
         #[arg(long)]
         reason: String,
     },
-}
-
-/// Products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProductArg {
-    /// desknet's NEO Backup Server.
-    BackupServer,
-    /// desknet's NEO itself (refused: needs its own annual support).
-    DesknetsNeo,
-}
-
-/// Inquiry categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CategoryArg {
-    /// Operation and settings.
-    Operation,
-    /// Server environment and OS.
-    Environment,
-    /// Defect confirmation, cause investigation, problem isolation.
-    Defect,
-    /// Patch modules and version upgrades.
-    PatchUpgrade,
-    /// Data migration for a server change.
-    Migration,
-    /// The installation's customization (customized contracts only).
-    Customization,
-}
-
-/// Inquiry statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StatusArg {
-    /// Waiting for an answer.
-    Open,
-    /// Answered.
-    Answered,
-    /// Closed without a reply.
-    Closed,
 }
 
 fn product_name(value: i32) -> &'static str {
@@ -193,23 +156,11 @@ pub(crate) async fn inquiry(
             body,
             reply_to,
         } => {
-            let product = match product {
-                ProductArg::BackupServer => pb::Product::BackupServer,
-                ProductArg::DesknetsNeo => pb::Product::DesknetsNeo,
-            };
-            let category = match category {
-                CategoryArg::Operation => pb::InquiryCategory::Operation,
-                CategoryArg::Environment => pb::InquiryCategory::Environment,
-                CategoryArg::Defect => pb::InquiryCategory::Defect,
-                CategoryArg::PatchUpgrade => pb::InquiryCategory::PatchUpgrade,
-                CategoryArg::Migration => pb::InquiryCategory::Migration,
-                CategoryArg::Customization => pb::InquiryCategory::Customization,
-            };
             let r = client
                 .submit_inquiry(pb::SubmitInquiryRequest {
                     contract_id: contract.clone(),
-                    product: product.into(),
-                    category: category.into(),
+                    product: (*product).into(),
+                    category: (*category).into(),
                     subject: subject.clone(),
                     body: read_body(body)?,
                     reply_to: reply_to.clone(),
@@ -245,12 +196,7 @@ pub(crate) async fn inquiry(
             page_size,
             page_token,
         } => {
-            let status = match status {
-                None => pb::InquiryStatus::Unspecified,
-                Some(StatusArg::Open) => pb::InquiryStatus::Open,
-                Some(StatusArg::Answered) => pb::InquiryStatus::Answered,
-                Some(StatusArg::Closed) => pb::InquiryStatus::Closed,
-            };
+            let status = status.unwrap_or(pb::InquiryStatus::Unspecified);
             let r = client
                 .list_inquiries(pb::ListInquiriesRequest {
                     contract_id: contract.clone().unwrap_or_default(),

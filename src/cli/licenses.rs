@@ -3,14 +3,14 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use super::{Cli, Failure, Output, client_options, rfc3339, text_or_null};
 use crate::client::{self, LicenseClient};
 use crate::domain::license::Fingerprint;
 use crate::pb;
-use crate::signer::keys::verifier_from_dir;
+use neo_license::{Component, Components, FingerprintMatch, MatchKind, Verifier, compare};
 
 /// `key` commands.
 #[derive(Debug, Subcommand)]
@@ -113,8 +113,8 @@ pub enum ReissueCommand {
     /// Reissues waiting for review by deadline (staff), or with --status.
     List {
         /// Which reissues.
-        #[arg(long, value_enum, default_value_t = ReissueStatusArg::PendingReview)]
-        status: ReissueStatusArg,
+        #[arg(long, value_enum, default_value_t = pb::ReissueStatus::PendingReview)]
+        status: pb::ReissueStatus,
         /// Reissues per page (1-100).
         #[arg(long, default_value_t = 50)]
         page_size: i32,
@@ -145,27 +145,13 @@ pub enum ReissueCommand {
     },
 }
 
-/// Reissue statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReissueStatusArg {
-    /// Signed at once.
-    Issued,
-    /// Same fingerprint: the current key.
-    Unchanged,
-    /// Waiting for review.
-    PendingReview,
-    /// Approved by staff.
-    Approved,
-    /// Rejected by staff.
-    Rejected,
-}
-
 fn key_status_name(status: i32) -> &'static str {
     match pb::KeyStatus::try_from(status) {
         Ok(pb::KeyStatus::Active) => "active",
         Ok(pb::KeyStatus::Superseded) => "superseded",
         Ok(pb::KeyStatus::Revoked) => "revoked",
         Ok(pb::KeyStatus::NotOnRecord) => "not_on_record",
+        Ok(pb::KeyStatus::Provisional) => "provisional",
         _ => "unspecified",
     }
 }
@@ -229,6 +215,19 @@ fn reissue_json(r: &pb::Reissue) -> Value {
         "decided_at": rfc3339(r.decided_at.as_ref()),
         "reject_reason": text_or_null(&r.reject_reason),
         "review_reason": text_or_null(&r.review_reason),
+        "changed_components": r.changed_components,
+        "provisional_key": r.provisional_key.as_ref().map_or(Value::Null, provisional_json),
+    })
+}
+
+fn provisional_json(p: &pb::ProvisionalKey) -> Value {
+    json!({
+        "key": p.key,
+        "key_id": p.key_id,
+        "fingerprint": p.fingerprint,
+        "expires_at": rfc3339(p.expires_at.as_ref()),
+        "status": key_status_name(p.status),
+        "superseded_by": text_or_null(&p.superseded_by_key_id),
     })
 }
 
@@ -239,8 +238,13 @@ fn reissue_text(r: &pb::Reissue) -> String {
     } else {
         format!("\treview: {}", r.review_reason)
     };
+    let changed = if r.changed_components.is_empty() {
+        String::new()
+    } else {
+        format!("\tchanged: {}", r.changed_components.join(","))
+    };
     format!(
-        "{}\t{}\t{}\tdeliver by {}\t{}{overdue}{review}\n",
+        "{}\t{}\t{}\tdeliver by {}\t{}{changed}{overdue}{review}\n",
         r.id,
         r.license_id,
         reissue_status_name(r.status),
@@ -303,27 +307,73 @@ pub(crate) async fn connect(cli: &Cli) -> Result<LicenseClient, Failure> {
     Ok(client::license(&client_options(cli)?).await?)
 }
 
-fn verdict(
+/// What `key verify` found, offline or online.
+#[derive(Default)]
+struct KeyVerdictView {
     valid: bool,
-    reason: &str,
-    key_id: &str,
+    reason: String,
+    key_id: String,
     claims: Value,
     status: Value,
-    fingerprint_checked: bool,
-) -> Result<Output, Failure> {
-    let json = json!({
+    /// How the given fingerprint matched: the kind and changed components.
+    found: Option<(String, Vec<String>)>,
+    provisional: bool,
+    expires_at: Value,
+}
+
+fn verdict(view: KeyVerdictView) -> Result<Output, Failure> {
+    let KeyVerdictView {
+        valid,
+        reason,
+        key_id,
+        claims,
+        status,
+        found,
+        provisional,
+        expires_at,
+    } = view;
+    let mut json = json!({
         "valid": valid,
-        "reason": text_or_null(reason),
-        "key_id": text_or_null(key_id),
+        "reason": text_or_null(&reason),
+        "key_id": text_or_null(&key_id),
         "claims": claims,
         "status": status,
+        "match": found.as_ref().map_or(Value::Null, |(kind, _)| kind.clone().into()),
+        "changed": found.as_ref().map_or(Value::Null, |(_, changed)| json!(changed)),
     });
-    let text = if valid && !fingerprint_checked {
-        format!("valid: {key_id} (fingerprint not checked)")
-    } else if valid {
-        format!("valid: {key_id}")
+    if provisional {
+        json["provisional"] = true.into();
+        json["expires_at"] = expires_at.clone();
+    }
+    let matched = match &found {
+        Some((kind, changed)) if changed.is_empty() => format!(" ({kind})"),
+        Some((kind, changed)) => format!(" ({kind}, changed: {})", changed.join(", ")),
+        None => String::new(),
+    };
+    let text = if valid {
+        let until = match (&expires_at, provisional) {
+            (Value::String(at), true) => {
+                // For people: JST with its offset; JSON keeps UTC.
+                let shown = chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+                    |_| at.clone(),
+                    |at| {
+                        at.with_timezone(&crate::domain::dates::jst())
+                            .format("%Y-%m-%d %H:%M:%S %:z")
+                            .to_string()
+                    },
+                );
+                format!(", provisional until {shown}")
+            }
+            _ => String::new(),
+        };
+        let unchecked = if found.is_none() {
+            " (fingerprint not checked)"
+        } else {
+            ""
+        };
+        format!("valid: {key_id}{matched}{until}{unchecked}")
     } else {
-        format!("not valid: {reason}")
+        format!("not valid: {reason}{matched}")
     };
     let output = Output { json, text };
     if valid {
@@ -337,11 +387,21 @@ fn claims_json(c: &crate::domain::license::LicenseClaims) -> Value {
     serde_json::to_value(c).unwrap_or(Value::Null)
 }
 
+fn match_kind_name(kind: i32) -> Option<&'static str> {
+    match pb::FingerprintMatch::try_from(kind) {
+        Ok(pb::FingerprintMatch::Exact) => Some("exact"),
+        Ok(pb::FingerprintMatch::Tolerated) => Some("tolerated"),
+        Ok(pb::FingerprintMatch::Mismatch) => Some("mismatch"),
+        _ => None,
+    }
+}
+
 async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
     let key = read_key(&args.key)?;
-    if let Some(fp) = &args.fingerprint {
-        Fingerprint::parse(fp).map_err(|m| usage(format!("--fingerprint: {m}")))?;
-    }
+    let fingerprint = match &args.fingerprint {
+        Some(fp) => Some(Fingerprint::parse(fp).map_err(|m| usage(format!("--fingerprint: {m}")))?),
+        None => None,
+    };
     if args.online {
         let answer = connect(cli)
             .await?
@@ -352,7 +412,7 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
             .await?
             .into_inner();
         let claims = answer.claims.as_ref().map_or(Value::Null, |c| {
-            json!({
+            let mut claims = json!({
                 "iss": c.issuer,
                 "sub": c.license_id,
                 "iat": rfc3339(c.issued_at.as_ref()),
@@ -364,23 +424,34 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
                 "sequence": c.sequence,
                 "supersedes": text_or_null(&c.supersedes_key_id),
                 "support_ends_on": text_or_null(&c.support_ends_on),
-            })
+            });
+            if c.provisional {
+                claims["exp"] = rfc3339(c.expires_at.as_ref());
+                claims["provisional"] = true.into();
+            }
+            claims
         });
         let status = if answer.status == 0 {
             Value::Null
         } else {
             key_status_name(answer.status).into()
         };
-        return verdict(
-            answer.valid,
-            &answer.reason,
-            &answer.key_id,
+        let found = match_kind_name(answer.fingerprint_match)
+            .map(|kind| (kind.to_owned(), answer.changed_components.clone()));
+        let provisional = answer.claims.as_ref().is_some_and(|c| c.provisional);
+        let expires_at = rfc3339(answer.claims.as_ref().and_then(|c| c.expires_at.as_ref()));
+        return verdict(KeyVerdictView {
+            valid: answer.valid,
+            reason: answer.reason,
+            key_id: answer.key_id,
             claims,
             status,
-            args.fingerprint.is_some(),
-        );
+            found,
+            provisional,
+            expires_at,
+        });
     }
-    let verifier = verifier_from_dir(&args.public_keys).map_err(|e| usage(e.to_string()))?;
+    let verifier = Verifier::from_dir(&args.public_keys).map_err(|e| usage(e.to_string()))?;
     if verifier.is_empty() {
         return Err(usage(format!(
             "no public keys (*.public.pem) in {}; fetch them with `neo-support keys public --write DIR` or use --online",
@@ -388,29 +459,34 @@ async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
         )));
     }
     match verifier.verify(&key) {
-        Err(failure) => verdict(
-            false,
-            failure.reason(),
-            "",
-            Value::Null,
-            Value::Null,
-            args.fingerprint.is_some(),
-        ),
+        Err(failure) => verdict(KeyVerdictView {
+            reason: failure.reason().into(),
+            claims: Value::Null,
+            status: Value::Null,
+            expires_at: Value::Null,
+            ..KeyVerdictView::default()
+        }),
         Ok(verified) => {
-            let claims = &verified.claims;
-            let mismatch = args
-                .fingerprint
+            let found = fingerprint
                 .as_ref()
-                .is_some_and(|fp| fp != &claims.fingerprint);
-            let reason = if mismatch { "FINGERPRINT_MISMATCH" } else { "" };
-            verdict(
-                !mismatch,
-                reason,
-                &claims.jti,
-                claims_json(claims),
-                Value::Null,
-                args.fingerprint.is_some(),
-            )
+                .map(|fp| verified.match_fingerprint(fp));
+            let mismatch = found
+                .as_ref()
+                .is_some_and(|f| f.kind == MatchKind::Mismatch);
+            let claims = &verified.claims;
+            verdict(KeyVerdictView {
+                valid: !mismatch,
+                reason: if mismatch { "FINGERPRINT_MISMATCH" } else { "" }.into(),
+                key_id: claims.jti.clone(),
+                claims: claims_json(claims),
+                status: Value::Null,
+                found: found.map(|f| {
+                    let changed = f.changed_names().into_iter().map(str::to_owned).collect();
+                    (f.kind.as_str().to_owned(), changed)
+                }),
+                provisional: claims.provisional,
+                expires_at: claims.exp.clone().map_or(Value::Null, Value::String),
+            })
         }
     }
 }
@@ -497,9 +573,13 @@ pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Fai
                 .filter(char::is_ascii_alphanumeric)
                 .take(16)
                 .collect();
-            let path = dir.join(format!("{name}.public.pem"));
-            std::fs::write(&path, &key.public_key_pem)
-                .map_err(|e| io_failure(format!("cannot write {}: {e}", path.display())))?;
+            for (path, text) in [
+                (dir.join(format!("{name}.public.pem")), &key.public_key_pem),
+                (dir.join(format!("{name}.public.paserk")), &key.paserk),
+            ] {
+                std::fs::write(&path, text)
+                    .map_err(|e| io_failure(format!("cannot write {}: {e}", path.display())))?;
+            }
         }
     }
     let status = |s: i32| match pb::SigningKeyStatus::try_from(s) {
@@ -547,15 +627,29 @@ pub(crate) async fn reissue(
                 "delivery_on": r.delivery_on,
                 "reissue_id": reissue.id,
                 "request_id": request_id,
+                "provisional_key": text_or_null(&r.provisional_key),
+                "provisional_key_expires_at": rfc3339(r.provisional_key_expires_at.as_ref()),
+                "no_provisional_key_reason": text_or_null(&r.no_provisional_key_reason),
             });
             if r.key.is_empty() {
-                // Waiting for review: nothing on stdout, exit 3.
-                let text = format!(
+                // Waiting for review: nothing on stdout and exit 3, so that
+                // `NEW_KEY=$(...)` never captures something that is not the
+                // license's key; the provisional key, if any, on stderr.
+                let mut text = format!(
                     "{} {} (staff decide by {})",
                     reissue_status_name(r.status),
                     reissue.id,
                     r.delivery_on
                 );
+                if !r.provisional_key.is_empty() {
+                    text.push_str(&format!(
+                        "; provisional key until {}:\n{}",
+                        super::jst_text(r.provisional_key_expires_at.as_ref()),
+                        r.provisional_key
+                    ));
+                } else if !r.no_provisional_key_reason.is_empty() {
+                    text.push_str(&format!("; {}", r.no_provisional_key_reason));
+                }
                 return Err(Failure::Waiting(Output { json, text }));
             }
             Output {
@@ -568,16 +662,9 @@ pub(crate) async fn reissue(
             page_size,
             page_token,
         } => {
-            let status = match status {
-                ReissueStatusArg::Issued => pb::ReissueStatus::Issued,
-                ReissueStatusArg::Unchanged => pb::ReissueStatus::Unchanged,
-                ReissueStatusArg::PendingReview => pb::ReissueStatus::PendingReview,
-                ReissueStatusArg::Approved => pb::ReissueStatus::Approved,
-                ReissueStatusArg::Rejected => pb::ReissueStatus::Rejected,
-            };
             let r = client
                 .list_reissues(pb::ListReissuesRequest {
-                    status: status.into(),
+                    status: (*status).into(),
                     page_size: *page_size,
                     page_token: page_token.clone(),
                 })
@@ -640,33 +727,89 @@ pub(crate) async fn reissue(
     })
 }
 
-/// This machine's fingerprint: `nsfp1:` and the first 40 hexadecimal
-/// digits of SHA-256 over a fixed label and the systemd machine id
-/// (`/etc/machine-id`, else `/var/lib/dbus/machine-id`). It stays the same
-/// across reboots and changes when the OS is installed anew, as on a new
-/// server. Installations compute it the same way.
-pub fn machine_fingerprint() -> Result<String, String> {
-    use sha2::{Digest, Sha256};
-    let machine_id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
-        .iter()
-        .find_map(|path| std::fs::read_to_string(path).ok())
-        .map(|text| text.trim().to_owned())
-        .filter(|id| !id.is_empty())
-        .ok_or("no machine id in /etc/machine-id or /var/lib/dbus/machine-id")?;
-    let digest = Sha256::digest(format!("neo-support fingerprint v1\n{machine_id}").as_bytes());
-    let hex: String = digest.iter().take(20).map(|b| format!("{b:02x}")).collect();
-    Ok(format!("nsfp1:{hex}"))
+/// `fingerprint` arguments.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct FingerprintArgs {
+    /// Compute the fingerprint from these raw values instead of this
+    /// machine's (names: machine, board, disk, nic; any not given is
+    /// absent).
+    #[arg(long = "component", value_name = "NAME=VALUE")]
+    components: Vec<String>,
+    /// Compare two fingerprints.
+    #[command(subcommand)]
+    command: Option<FingerprintCommand>,
+}
+
+/// `fingerprint` commands.
+#[derive(Debug, Subcommand)]
+pub enum FingerprintCommand {
+    /// How fingerprint B (a machine) matches A (the one a key is bound
+    /// to): exact, tolerated (exit 0) or mismatch (exit 1).
+    Compare {
+        /// The fingerprint a key is bound to.
+        a: String,
+        /// The machine's fingerprint.
+        b: String,
+    },
+}
+
+/// The JSON of a match: `{"match", "changed"}`.
+pub(crate) fn match_json(found: &FingerprintMatch) -> Value {
+    json!({"match": found.kind.as_str(), "changed": found.changed_names()})
 }
 
 /// Runs `fingerprint`.
-pub(crate) fn fingerprint() -> Result<Output, Failure> {
-    let fingerprint = machine_fingerprint().map_err(|message| Failure::Refused {
-        code: "FAILED_PRECONDITION".into(),
-        reason: Some("NO_MACHINE_ID".into()),
-        message,
-    })?;
+pub(crate) fn fingerprint(args: &FingerprintArgs) -> Result<Output, Failure> {
+    if let Some(FingerprintCommand::Compare { a, b }) = &args.command {
+        let parse = |name: &str, text: &str| {
+            Fingerprint::parse(text).map_err(|m| usage(format!("fingerprint {name}: {m}")))
+        };
+        let found = compare(&parse("A", a)?, &parse("B", b)?);
+        let changed = if found.changed.is_empty() {
+            String::new()
+        } else {
+            format!(" (changed: {})", found.changed_names().join(", "))
+        };
+        let output = Output {
+            json: match_json(&found),
+            text: format!("{}{changed}", found.kind),
+        };
+        return if found.is_valid() {
+            Ok(output)
+        } else {
+            Err(Failure::Negative(output))
+        };
+    }
+    let components = if args.components.is_empty() {
+        Components::this_machine()
+    } else {
+        let mut raw = Vec::new();
+        for given in &args.components {
+            let (name, value) = given
+                .split_once('=')
+                .ok_or_else(|| usage(format!("--component {given}: expected NAME=VALUE")))?;
+            let component = Component::from_name(name).ok_or_else(|| {
+                usage(format!(
+                    "--component {name}: the names are machine, board, disk and nic"
+                ))
+            })?;
+            raw.push((component, value));
+        }
+        Components::from_raw(raw)
+    };
+    let fingerprint = components.fingerprint();
+    let hashed = |c: Component| components.get(c).map_or(Value::Null, Value::from);
     Ok(Output {
-        json: json!({"fingerprint": fingerprint}),
-        text: fingerprint,
+        json: json!({
+            "fingerprint": fingerprint.as_str(),
+            "components": {
+                "machine": hashed(Component::Machine),
+                "board": hashed(Component::Board),
+                "disk": hashed(Component::Disk),
+                "nic": hashed(Component::Nic),
+            },
+        }),
+        text: fingerprint.as_str().to_owned(),
     })
 }

@@ -88,8 +88,9 @@ pub enum Command {
     /// License-key reissues to a new server.
     #[command(subcommand)]
     Reissue(ReissueCommand),
-    /// Print this machine's server fingerprint.
-    Fingerprint,
+    /// Print this machine's server fingerprint (version 2, from its
+    /// components), compute one from given values, or compare two.
+    Fingerprint(licenses::FingerprintArgs),
     /// The e-mail outbox (staff).
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -360,7 +361,7 @@ async fn run_command(cli: &Cli) -> Result<Output, Failure> {
         Command::Reissue(command) => {
             licenses::reissue(&mut licenses::connect(cli).await?, command).await
         }
-        Command::Fingerprint => licenses::fingerprint(),
+        Command::Fingerprint(args) => licenses::fingerprint(args),
         Command::Outbox(command) => outbox::outbox(&mut connect(cli).await?, command).await,
         Command::Bench(args) => bench::bench(cli, args).await,
         Command::Events(EventsCommand::Kinds) => Ok(outbox::event_kinds()),

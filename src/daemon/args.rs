@@ -201,6 +201,16 @@ pub struct ServeArgs {
     /// wait for staff review.
     #[arg(long, env = "NEO_SUPPORT_REISSUES_BEFORE_REVIEW", default_value_t = 2)]
     pub reissues_before_review: u32,
+    /// Days a provisional key is valid: a reissue that waits for staff
+    /// review gets one at once, bound to the requested fingerprint, with
+    /// the PASETO `exp` claim. 0 turns provisional keys off.
+    #[arg(
+        long,
+        env = "NEO_SUPPORT_PROVISIONAL_KEY_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(0..=365)
+    )]
+    pub provisional_key_days: u32,
     /// Seconds (0-60) the server answers token checks, key records and the
     /// calendar from what it last read: a closure added through another
     /// replica takes effect within this time. A revoked token is refused

@@ -55,6 +55,7 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
         Arc::new(keyring),
         Settings {
             reissues_before_review: i64::from(args.reissues_before_review),
+            provisional_key_days: i64::from(args.provisional_key_days),
             cache_ttl: Duration::from_secs(args.cache_secs),
             rate_limits: RateLimits {
                 per_token_per_second: args.rate_limit_per_token,

@@ -108,7 +108,8 @@ pub struct NewContract {
 }
 
 /// What kind of order bought a period (or seats).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum OrderKind {
     /// The first year, bought with the license.
     FirstYear,
@@ -126,25 +127,12 @@ pub enum OrderKind {
 impl OrderKind {
     /// The kind's name, as stored and as the CLI spells it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::FirstYear => "first-year",
-            Self::Renewal => "renewal",
-            Self::ReContinuation => "re-continuation",
-            Self::AddSeats => "add-seats",
-            Self::Certificate => "certificate",
-        }
+        self.into()
     }
 
     /// Parses a stored or typed name.
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "first-year" => Self::FirstYear,
-            "renewal" => Self::Renewal,
-            "re-continuation" => Self::ReContinuation,
-            "add-seats" => Self::AddSeats,
-            "certificate" => Self::Certificate,
-            _ => return None,
-        })
+        text.parse().ok()
     }
 }
 
@@ -536,7 +524,8 @@ pub fn decide_order(
 }
 
 /// A contract's status on a date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ContractStatus {
     /// Some coverage contains the date.
     Active,
@@ -551,12 +540,7 @@ pub enum ContractStatus {
 impl ContractStatus {
     /// The status's name, as the CLI and the list filter spell it.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::NotStarted => "not_started",
-            Self::Lapsed => "lapsed",
-            Self::RecontinuationRequired => "recontinuation_required",
-        }
+        self.into()
     }
 }
 

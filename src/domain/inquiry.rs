@@ -16,7 +16,8 @@ pub const REPLY_NOTICE: &str = "Replies come by e-mail only; there is no phone s
      技術的なお問合せへの回答は電子メールのみでお送りします。";
 
 /// Which product an inquiry is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Product {
     /// desknet's NEO Backup Server.
     BackupServer,
@@ -27,24 +28,20 @@ pub enum Product {
 impl Product {
     /// As stored and typed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BackupServer => "backup-server",
-            Self::DesknetsNeo => "desknets-neo",
-        }
+        self.into()
     }
 
     /// Parses a stored or typed name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "backup-server" => Some(Self::BackupServer),
-            "desknets-neo" => Some(Self::DesknetsNeo),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
 /// What an inquiry is about (terms section 1(1)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString, strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Category {
     /// Operation and settings.
     Operation,
@@ -61,36 +58,20 @@ pub enum Category {
 }
 
 impl Category {
-    /// All categories, in the order the terms list them.
-    pub const ALL: [Self; 6] = [
-        Self::Operation,
-        Self::Environment,
-        Self::Defect,
-        Self::PatchUpgrade,
-        Self::Migration,
-        Self::Customization,
-    ];
-
     /// As stored and typed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Operation => "operation",
-            Self::Environment => "environment",
-            Self::Defect => "defect",
-            Self::PatchUpgrade => "patch-upgrade",
-            Self::Migration => "migration",
-            Self::Customization => "customization",
-        }
+        self.into()
     }
 
     /// Parses a stored or typed name.
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == text)
+        text.parse().ok()
     }
 }
 
 /// Open or answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum InquiryStatus {
     /// Waiting for an answer.
     Open,
@@ -103,21 +84,12 @@ pub enum InquiryStatus {
 impl InquiryStatus {
     /// As stored and typed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Answered => "answered",
-            Self::Closed => "closed",
-        }
+        self.into()
     }
 
     /// Parses a stored or typed name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "open" => Some(Self::Open),
-            "answered" => Some(Self::Answered),
-            "closed" => Some(Self::Closed),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 

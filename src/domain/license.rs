@@ -5,46 +5,28 @@
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::domain::contract::{ContractStatus, status_on};
 use crate::error::{Error, Reason};
 
-/// The `iss` claim of every key this service signs.
-pub const ISSUER: &str = "neo-support";
-/// The product every key licenses.
-pub const PRODUCT: &str = "desknet's NEO Backup Server";
+pub use neo_license::{
+    Component, Fingerprint, FingerprintMatch, ISSUER, LicenseClaims, MatchKind, PRODUCT,
+};
 
-/// A server fingerprint: an opaque string the installation computes, 16 to
-/// 128 characters from `A-Z a-z 0-9 - _ . :`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Fingerprint(String);
-
-impl Fingerprint {
-    /// Checks a fingerprint.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
-        if !(16..=128).contains(&text.len()) {
-            return Err(format!(
-                "a fingerprint has 16 to 128 characters, not {}",
-                text.chars().count()
-            ));
-        }
-        if !text.chars().all(allowed) {
-            return Err("a fingerprint has only the characters A-Z a-z 0-9 - _ . :".into());
-        }
-        Ok(Self(text.to_owned()))
-    }
-
-    /// The fingerprint as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+/// How `presented` matches the fingerprint a key is bound to (`bound`, as
+/// stored): the library's rule; a stored fingerprint that no longer parses
+/// matches only itself.
+pub fn fingerprint_match(bound: &str, presented: &Fingerprint) -> FingerprintMatch {
+    match Fingerprint::parse(bound) {
+        Ok(bound) => neo_license::compare(&bound, presented),
+        Err(_) => FingerprintMatch {
+            kind: if bound == presented.as_str() {
+                MatchKind::Exact
+            } else {
+                MatchKind::Mismatch
+            },
+            changed: Vec::new(),
+        },
     }
 }
 
@@ -64,65 +46,6 @@ pub fn new_reissue_id() -> String {
     )
 }
 
-/// The claims of a license key: PASETO's registered claims where they fit
-/// (`iss`, `sub` for the license, `iat`, `jti` for the key id) and the
-/// license's own. Keys carry no expiry: the license is perpetual.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LicenseClaims {
-    /// Always [`ISSUER`].
-    pub iss: String,
-    /// The license id.
-    pub sub: String,
-    /// When the key was issued, RFC 3339 UTC.
-    pub iat: String,
-    /// The key's unique id.
-    pub jti: String,
-    /// The contract the license is under.
-    pub contract_id: String,
-    /// Always [`PRODUCT`].
-    pub product: String,
-    /// The license's seats when the key was issued.
-    pub seats: i64,
-    /// The server fingerprint the key is bound to.
-    pub fingerprint: String,
-    /// This key's sequence number for the license, from 1.
-    pub sequence: i64,
-    /// The key id this key supersedes, if any.
-    pub supersedes: Option<String>,
-    /// The support end date at issue time, `YYYY-MM-DD` (informational).
-    pub support_ends_on: Option<String>,
-}
-
-impl LicenseClaims {
-    /// The claims of a new key.
-    #[expect(clippy::too_many_arguments, reason = "each is one claim of the key")]
-    pub fn new(
-        key_id: &str,
-        license_id: &str,
-        contract_id: &str,
-        seats: i64,
-        fingerprint: &Fingerprint,
-        sequence: i64,
-        supersedes: Option<&str>,
-        support_ends_on: Option<NaiveDate>,
-        issued_at: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            iss: ISSUER.into(),
-            sub: license_id.into(),
-            iat: issued_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-            jti: key_id.into(),
-            contract_id: contract_id.into(),
-            product: PRODUCT.into(),
-            seats,
-            fingerprint: fingerprint.as_str().into(),
-            sequence,
-            supersedes: supersedes.map(str::to_owned),
-            support_ends_on: support_ends_on.map(|d| d.format("%Y-%m-%d").to_string()),
-        }
-    }
-}
-
 /// Signs claims into a license key. The signer implements it; the store
 /// calls it inside the transaction that records the key.
 pub trait Mint: Send + Sync {
@@ -131,7 +54,8 @@ pub trait Mint: Send + Sync {
 }
 
 /// Where a license key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyStatus {
     /// The license's current key.
     Active,
@@ -139,26 +63,19 @@ pub enum KeyStatus {
     Superseded,
     /// Revoked by staff.
     Revoked,
+    /// A provisional key while its reissue waits for review.
+    Provisional,
 }
 
 impl KeyStatus {
     /// As stored and printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Superseded => "superseded",
-            Self::Revoked => "revoked",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "active" => Some(Self::Active),
-            "superseded" => Some(Self::Superseded),
-            "revoked" => Some(Self::Revoked),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
@@ -196,7 +113,8 @@ pub struct KeyRecord {
 }
 
 /// Where a reissue request stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum ReissueStatus {
     /// A new key was signed at once.
     Issued,
@@ -213,25 +131,12 @@ pub enum ReissueStatus {
 impl ReissueStatus {
     /// As stored and printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Issued => "issued",
-            Self::Unchanged => "unchanged",
-            Self::PendingReview => "pending_review",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-        }
+        self.into()
     }
 
     /// Parses a stored name.
     pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "issued" => Some(Self::Issued),
-            "unchanged" => Some(Self::Unchanged),
-            "pending_review" => Some(Self::PendingReview),
-            "approved" => Some(Self::Approved),
-            "rejected" => Some(Self::Rejected),
-            _ => None,
-        }
+        text.parse().ok()
     }
 }
 
@@ -267,6 +172,11 @@ pub struct ReissueRecord {
     /// Why it waits (waited) for review: the allowance used up, or staff's
     /// revocation of the license's key with their reason.
     pub review_reason: Option<String>,
+    /// The version 2 components that differ between the active key's
+    /// fingerprint, when received, and the requested one.
+    pub changed_components: Vec<String>,
+    /// The provisional key given while it waits for review.
+    pub provisional: Option<KeyRecord>,
 }
 
 /// A license's keys, as far as a reissue asks about them.
@@ -446,7 +356,11 @@ pub fn decide_reissue(facts: &ReissueFacts<'_>) -> Result<ReissueDecision, Reiss
         LicenseKeys::Revoked(key) => Ok(ReissueDecision::Review {
             reason: revoked_key_review(key),
         }),
-        LicenseKeys::Active { key, .. } if key.fingerprint == facts.fingerprint.as_str() => {
+        // The same fingerprint, or a tolerated match of it (one component
+        // changed): the current key stays valid, and no transfer counts.
+        LicenseKeys::Active { key, .. }
+            if fingerprint_match(&key.fingerprint, facts.fingerprint).is_valid() =>
+        {
             Ok(ReissueDecision::Unchanged)
         }
         LicenseKeys::Active {
@@ -466,6 +380,20 @@ pub fn decide_reissue(facts: &ReissueFacts<'_>) -> Result<ReissueDecision, Reiss
         }
     }
 }
+
+/// Whether a request that waits for review gets a provisional key: not
+/// when it waits because staff revoked the license's key (the review is
+/// about that revocation).
+pub fn review_gets_provisional_key(keys: &LicenseKeys<'_>) -> bool {
+    !matches!(keys, LicenseKeys::Revoked(_))
+}
+
+/// Why a waiting request got no provisional key, as the customer reads it.
+pub const NO_PROVISIONAL_AFTER_REVOCATION: &str =
+    "no provisional key: staff revoked the license's key, and the review is about that revocation";
+
+/// Why a waiting request got no provisional key when they are off.
+pub const NO_PROVISIONAL_KEYS: &str = "no provisional key: provisional keys are turned off";
 
 /// Why a reissue after staff revoked the license's key waits for review.
 pub fn revoked_key_review(key: &KeyRecord) -> String {
@@ -487,9 +415,11 @@ pub struct KeyVerdict {
     pub status: Option<KeyStatus>,
     /// The key that superseded it, if any.
     pub superseded_by: Option<String>,
-    /// Whether the fingerprint asked about is the one the key is bound to
-    /// (false when none was asked about).
+    /// Whether the fingerprint asked about matches the key's, exactly or
+    /// tolerated (false when none was asked about).
     pub fingerprint_matches: bool,
+    /// How the fingerprint asked about matches (`None` when none was).
+    pub fingerprint_match: Option<FingerprintMatch>,
     /// Why the key is not valid; `None` when it is.
     pub refusal: Option<Reason>,
 }
@@ -505,27 +435,32 @@ impl KeyVerdict {
     /// The verdict on another contract's key, for a customer: only that its
     /// signature holds; the record's status and successor stay hidden.
     pub fn other_contract(claims: &LicenseClaims, fingerprint: Option<&Fingerprint>) -> Self {
+        let found = fingerprint.map(|fp| fingerprint_match(&claims.fingerprint, fp));
         Self {
             status: None,
             superseded_by: None,
-            fingerprint_matches: fingerprint.is_some_and(|fp| fp.as_str() == claims.fingerprint),
+            fingerprint_matches: found.as_ref().is_some_and(FingerprintMatch::is_valid),
+            fingerprint_match: found,
             refusal: Some(Reason::OtherContract),
         }
     }
 }
 
 /// Judges a key whose signature holds: `presented` is the key as given,
-/// `claims` what it says, `fingerprint` the one asked about (if any), and
-/// `record` the key on record under its id. A fingerprint that differs
-/// refuses it first; then it must be on record (the same token) and
-/// active.
+/// `claims` what it says, `fingerprint` the one asked about (if any),
+/// `record` the key on record under its id, and `now` the moment. A
+/// fingerprint that does not match (exactly or tolerated) refuses it
+/// first; then it must be on record (the same token), active or
+/// provisional, and not past its `exp`.
 pub fn key_verdict(
     presented: &str,
     claims: &LicenseClaims,
     fingerprint: Option<&Fingerprint>,
     record: Option<&KeyRecord>,
+    now: DateTime<Utc>,
 ) -> KeyVerdict {
-    let fingerprint_matches = fingerprint.is_some_and(|fp| fp.as_str() == claims.fingerprint);
+    let found = fingerprint.map(|fp| fingerprint_match(&claims.fingerprint, fp));
+    let fingerprint_matches = found.as_ref().is_some_and(FingerprintMatch::is_valid);
     // A record whose token differs is not this key.
     let record = record.filter(|k| k.token == presented.trim());
     let status = record.map(|k| k.status);
@@ -533,7 +468,10 @@ pub fn key_verdict(
         Some(Reason::FingerprintMismatch)
     } else {
         match status {
-            Some(KeyStatus::Active) => None,
+            Some(KeyStatus::Active | KeyStatus::Provisional) if claims.is_expired_at(now) => {
+                Some(Reason::KeyExpired)
+            }
+            Some(KeyStatus::Active | KeyStatus::Provisional) => None,
             Some(KeyStatus::Superseded) => Some(Reason::KeySuperseded),
             Some(KeyStatus::Revoked) => Some(Reason::KeyRevoked),
             None => Some(Reason::KeyNotOnRecord),
@@ -543,6 +481,7 @@ pub fn key_verdict(
         status,
         superseded_by: record.and_then(|k| k.superseded_by.clone()),
         fingerprint_matches,
+        fingerprint_match: found,
         refusal,
     }
 }
@@ -625,39 +564,46 @@ pub fn key_notice(
     (subject, body)
 }
 
+/// The e-mail for a reissue that waits for staff review, in Japanese:
+/// `(subject, body)`. It says whether a provisional key was issued and
+/// until when it is valid, and by which business day staff decide.
+pub fn review_notice(
+    customer_name: &str,
+    record: &ReissueRecord,
+    provisional: Option<&KeyRecord>,
+    expires_at: Option<DateTime<Utc>>,
+) -> (String, String) {
+    let subject = format!(
+        "【desknet's NEO バックアップサーバー】ライセンスキー再発行のご依頼を受け付けました（ライセンス {}）",
+        record.license_id
+    );
+    let deadline = record.delivery_on.format("%Y-%m-%d");
+    let provisional_text = match (provisional, expires_at) {
+        (Some(key), Some(expires_at)) => {
+            let until = expires_at
+                .with_timezone(&crate::domain::dates::jst())
+                .format("%Y-%m-%d %H:%M");
+            format!(
+                "審査の間お使いいただける暫定ライセンスキーを発行しました。\n                 暫定ライセンスキーの有効期限: {until}（日本時間）\n                 キーID: {key_id}\n\n                 暫定ライセンスキー:\n{token}\n\n                 暫定ライセンスキーは {fingerprint} のサーバーでのみ、有効期限まで有効です。                 承認後は正式なライセンスキーをお送りし、暫定ライセンスキーはそれに置き換わります。\n",
+                key_id = key.id,
+                token = key.token,
+                fingerprint = key.fingerprint,
+            )
+        }
+        _ => "このご依頼には暫定ライセンスキーは発行されません。\n".to_owned(),
+    };
+    let body = format!(
+        "{customer_name} 御中\n\n         desknet's NEO バックアップサーバーのライセンスキー再発行のご依頼を受け付けました。         このご依頼は当社担当者の審査を経て処理いたします。\n\n         ライセンスID: {license}\n         受付番号: {id}\n         新しいサーバーのフィンガープリント: {fingerprint}\n         審査結果のご連絡期限: {deadline}（営業日）\n\n         {provisional_text}",
+        license = record.license_id,
+        id = record.id,
+        fingerprint = record.fingerprint,
+    );
+    (subject, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fingerprints_are_16_to_128_characters_from_the_allowed_set() {
-        assert!(Fingerprint::parse("srv-01.example:ABCDEF12").is_ok());
-        assert!(Fingerprint::parse(&"a".repeat(16)).is_ok());
-        assert!(Fingerprint::parse(&"a".repeat(128)).is_ok());
-        assert!(Fingerprint::parse(&"a".repeat(15)).is_err());
-        assert!(Fingerprint::parse(&"a".repeat(129)).is_err());
-        for bad in [
-            "has space in it!!",
-            "slash/is/not/allowed",
-            "ｆｕｌｌｗｉｄｔｈ１２３４５６７８",
-            "semi;colon;isnt;ok",
-        ] {
-            assert!(Fingerprint::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn claims_carry_the_registered_names_and_no_expiry() {
-        let fp = Fingerprint::parse("0123456789abcdef").unwrap();
-        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let claims = LicenseClaims::new("LK-1", "BS-1", "C-1", 10, &fp, 2, Some("LK-0"), None, at);
-        let json = serde_json::to_value(&claims).unwrap();
-        assert_eq!(json["iss"], "neo-support");
-        assert_eq!(json["sub"], "BS-1");
-        assert_eq!(json["jti"], "LK-1");
-        assert_eq!(json["iat"], "2027-01-15T08:00:00Z");
-        assert!(json.get("exp").is_none());
-    }
 
     #[test]
     fn the_notice_names_license_fingerprint_key_and_delivery_date() {
@@ -796,6 +742,8 @@ mod tests {
             decided_at: None,
             reject_reason: None,
             review_reason: None,
+            changed_components: Vec::new(),
+            provisional: None,
         }
     }
 
@@ -980,12 +928,18 @@ mod tests {
         let active = key(1, OLD, KeyStatus::Active);
         let claims = claims_of(&active);
         let asked = Fingerprint::parse(OLD).unwrap();
-        let verdict = key_verdict(&active.token, &claims, Some(&asked), Some(&active));
+        let verdict = key_verdict(
+            &active.token,
+            &claims,
+            Some(&asked),
+            Some(&active),
+            Utc::now(),
+        );
         assert!(verdict.valid());
         assert!(verdict.fingerprint_matches);
         assert_eq!(verdict.status, Some(KeyStatus::Active));
         let presented = format!(" {}\n", active.token);
-        let verdict = key_verdict(&presented, &claims, None, Some(&active));
+        let verdict = key_verdict(&presented, &claims, None, Some(&active), Utc::now());
         assert!(verdict.valid());
         assert!(!verdict.fingerprint_matches);
     }
@@ -999,6 +953,7 @@ mod tests {
             &claims_of(&revoked),
             Some(&asked),
             Some(&revoked),
+            Utc::now(),
         );
         assert_eq!(verdict.refusal, Some(Reason::FingerprintMismatch));
         assert_eq!(verdict.status, Some(KeyStatus::Revoked));
@@ -1013,21 +968,134 @@ mod tests {
             &claims_of(&superseded),
             None,
             Some(&superseded),
+            Utc::now(),
         );
         assert_eq!(verdict.refusal, Some(Reason::KeySuperseded));
         assert_eq!(verdict.superseded_by.as_deref(), Some("LK-2"));
         let revoked = key(1, OLD, KeyStatus::Revoked);
-        let verdict = key_verdict(&revoked.token, &claims_of(&revoked), None, Some(&revoked));
+        let verdict = key_verdict(
+            &revoked.token,
+            &claims_of(&revoked),
+            None,
+            Some(&revoked),
+            Utc::now(),
+        );
         assert_eq!(verdict.refusal, Some(Reason::KeyRevoked));
         let active = key(1, OLD, KeyStatus::Active);
         let claims = claims_of(&active);
         for record in [None, Some(&active)] {
             // The record under the key's id holds another token, or there
             // is none: not this key.
-            let verdict = key_verdict("v4.public.forged", &claims, None, record);
+            let verdict = key_verdict("v4.public.forged", &claims, None, record, Utc::now());
             assert_eq!(verdict.refusal, Some(Reason::KeyNotOnRecord));
             assert_eq!(verdict.status, None);
             assert_eq!(verdict.superseded_by, None);
         }
+    }
+
+    fn v2(machine: &str, board: &str, disk: &str, nic: &str) -> String {
+        neo_license::Components::from_raw([
+            (Component::Machine, machine),
+            (Component::Board, board),
+            (Component::Disk, disk),
+            (Component::Nic, nic),
+        ])
+        .fingerprint()
+        .as_str()
+        .to_owned()
+    }
+
+    #[test]
+    fn a_tolerated_match_of_the_active_keys_fingerprint_leaves_it_unchanged() {
+        let bound = v2("m", "b", "d", "n");
+        let active = key(4, &bound, KeyStatus::Active);
+        let keys = LicenseKeys::Active {
+            key: &active,
+            recent_reissues: 3,
+        };
+        let mut case = Case::new();
+        case.fingerprint = Fingerprint::parse(&v2("m", "b", "d", "another-nic")).unwrap();
+        assert_eq!(case.decide(keys), Ok(ReissueDecision::Unchanged));
+        case.fingerprint = Fingerprint::parse(&v2("m", "other", "other", "other")).unwrap();
+        assert!(matches!(
+            case.decide(keys),
+            Ok(ReissueDecision::Review { .. })
+        ));
+        assert!(review_gets_provisional_key(&keys));
+        let revoked = key(4, &bound, KeyStatus::Revoked);
+        assert!(!review_gets_provisional_key(&LicenseKeys::Revoked(
+            &revoked
+        )));
+    }
+
+    #[test]
+    fn a_provisional_key_is_valid_until_exp_and_reports_the_match() {
+        let bound = v2("m", "b", "d", "n");
+        let mut provisional = key(0, &bound, KeyStatus::Provisional);
+        provisional.token = "v4.public.provisional".into();
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let claims = claims_of(&provisional).provisional_until(at + chrono::Duration::days(30));
+        let asked = Fingerprint::parse(&v2("new-machine-id", "b", "d", "n")).unwrap();
+        let before = key_verdict(
+            &provisional.token,
+            &claims,
+            Some(&asked),
+            Some(&provisional),
+            at + chrono::Duration::days(29),
+        );
+        assert!(before.valid());
+        assert_eq!(before.status, Some(KeyStatus::Provisional));
+        let found = before.fingerprint_match.unwrap();
+        assert_eq!(
+            (found.kind, found.changed_names()),
+            (MatchKind::Tolerated, vec!["machine"])
+        );
+        let after = key_verdict(
+            &provisional.token,
+            &claims,
+            None,
+            Some(&provisional),
+            at + chrono::Duration::days(30),
+        );
+        assert_eq!(after.refusal, Some(Reason::KeyExpired));
+        provisional.status = KeyStatus::Revoked;
+        let revoked = key_verdict(&provisional.token, &claims, None, Some(&provisional), at);
+        assert_eq!(revoked.refusal, Some(Reason::KeyRevoked));
+    }
+
+    #[test]
+    fn the_review_notice_says_until_when_the_provisional_key_holds_and_the_deadline() {
+        let mut record = earlier_request(NEW);
+        record.status = ReissueStatus::PendingReview;
+        record.delivery_on = day("2027-01-05");
+        let mut provisional = key(0, NEW, KeyStatus::Provisional);
+        provisional.token = "v4.public.provisional-token".into();
+        // 2026-12-28 09:00 UTC + 30 days = 2027-01-27 18:00 JST.
+        let expires_at = DateTime::parse_from_rfc3339("2027-01-27T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (subject, body) = review_notice(
+            "株式会社サンプル",
+            &record,
+            Some(&provisional),
+            Some(expires_at),
+        );
+        assert!(subject.contains("BS-1"), "{subject}");
+        for part in [
+            "暫定ライセンスキーを発行しました",
+            "2027-01-27 18:00（日本時間）",
+            "審査結果のご連絡期限: 2027-01-05（営業日）",
+            "v4.public.provisional-token",
+            NEW,
+            "RR-1",
+        ] {
+            assert!(body.contains(part), "{part} in {body}");
+        }
+        let (_, without) = review_notice("株式会社サンプル", &record, None, None);
+        assert!(
+            without.contains("暫定ライセンスキーは発行されません"),
+            "{without}"
+        );
+        assert!(without.contains("2027-01-05"));
     }
 }

@@ -12,8 +12,9 @@ use crate::domain::token::{Role, TokenSecret};
 use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
-    code_field, date_field, decode_page_token, email_field, encode_page_token,
-    format_optional_date, name_field, optional_date_field, page_size_field, status_filter,
+    code_field, date_field, decode_id_page_token, decode_page_token, email_field,
+    format_optional_date, name_field, one_page, optional_date_field, page_size_field,
+    status_filter,
 };
 use crate::grpc::support::SupportApi;
 use crate::pb::timestamp;
@@ -273,12 +274,7 @@ impl SupportApi {
             limit: limit + 1,
         };
         let mut rows = self.state.store.list_contracts(&query).await?;
-        let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, rows.last()) {
-            (true, Some((last, _))) => encode_page_token(&last.id),
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut rows, limit, |(last, _)| last.id.clone());
         let contracts = rows
             .into_iter()
             .map(|(contract, orders)| ContractSummary {
@@ -418,25 +414,14 @@ impl SupportApi {
         self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let limit = page_size_field("page_size", r.page_size)?;
-        let after_id =
-            match decode_page_token(&r.page_token)? {
-                None => None,
-                Some(text) => Some(text.parse::<i64>().map_err(|_| {
-                    Error::invalid("page_token", "not a page token this server gave")
-                })?),
-            };
+        let after_id = decode_id_page_token(&r.page_token)?;
         let query = TokenQuery {
             contract_id: (!r.contract_id.is_empty()).then_some(r.contract_id),
             after_id,
             limit: limit + 1,
         };
         let mut tokens = self.state.store.list_access_tokens(&query).await?;
-        let more = i64::try_from(tokens.len()).unwrap_or(i64::MAX) > limit;
-        tokens.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, tokens.last()) {
-            (true, Some(last)) => encode_page_token(&last.id.to_string()),
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut tokens, limit, |last| last.id.to_string());
         Ok(ListAccessTokensResponse {
             access_tokens: tokens.into_iter().map(access_token).collect(),
             next_page_token,

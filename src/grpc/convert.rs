@@ -294,6 +294,32 @@ pub fn encode_page_token(position: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
 }
 
+/// A page token that carries an id (events, outbox messages, tokens);
+/// `None` for the first page.
+pub fn decode_id_page_token(value: &str) -> Result<Option<i64>> {
+    decode_page_token(value)?
+        .map(|text| text.parse().map_err(|_| not_a_page_token()))
+        .transpose()
+}
+
+/// The error for a page token this server did not give.
+pub fn not_a_page_token() -> Error {
+    Error::invalid("page_token", "not a page token this server gave")
+}
+
+/// Cuts `rows`, read with a limit of `limit + 1`, to one page, and returns
+/// the token of the next page (empty on the last page), made from the last
+/// row kept by `position`.
+pub fn one_page<T>(rows: &mut Vec<T>, limit: i64, position: impl Fn(&T) -> String) -> String {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    match (more, rows.last()) {
+        (true, Some(last)) => encode_page_token(&position(last)),
+        _ => String::new(),
+    }
+}
+
 /// Decodes a page token; `None` for the first page.
 pub fn decode_page_token(value: &str) -> Result<Option<String>> {
     use base64::Engine;
@@ -305,7 +331,7 @@ pub fn decode_page_token(value: &str) -> Result<Option<String>> {
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .map(Some)
-        .ok_or_else(|| Error::invalid("page_token", "not a page token this server gave"))
+        .ok_or_else(not_a_page_token)
 }
 
 impl From<crate::domain::contract::Contract> for pb::Contract {
@@ -458,5 +484,25 @@ pub fn inquiry_status_filter(value: i32) -> Result<Option<crate::domain::inquiry
         Ok(pb::InquiryStatus::Answered) => Ok(Some(InquiryStatus::Answered)),
         Ok(pb::InquiryStatus::Closed) => Ok(Some(InquiryStatus::Closed)),
         Err(_) => Err(Error::invalid("status", "unknown inquiry status")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_cut_to_its_limit_and_points_at_the_next_one() {
+        let mut rows = vec![1, 2, 3];
+        let token = one_page(&mut rows, 2, |last| last.to_string());
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(decode_id_page_token(&token).unwrap(), Some(2));
+        let mut last_page = vec![1, 2];
+        assert_eq!(one_page(&mut last_page, 2, |last| last.to_string()), "");
+        assert_eq!(last_page, [1, 2]);
+        assert_eq!(decode_id_page_token("").unwrap(), None);
+        let forged = encode_page_token("x");
+        assert!(decode_id_page_token(&forged).is_err());
+        assert!(decode_id_page_token("!!").is_err());
     }
 }

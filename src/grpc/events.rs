@@ -2,9 +2,9 @@
 
 use tonic::Request;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::grpc::convert::{
-    code_field, decode_page_token, encode_page_token, instant_field, page_size_field,
+    code_field, decode_id_page_token, instant_field, one_page, page_size_field,
 };
 use crate::grpc::support::SupportApi;
 use crate::pb::*;
@@ -17,13 +17,7 @@ impl SupportApi {
         self.state.caller(&request).await?.require_staff()?;
         let r = request.into_inner();
         let limit = page_size_field("page_size", r.page_size)?;
-        let after_id =
-            match decode_page_token(&r.page_token)? {
-                Some(text) => Some(text.parse().map_err(|_| {
-                    Error::invalid("page_token", "not a page token this server gave")
-                })?),
-                None => None,
-            };
+        let after_id = decode_id_page_token(&r.page_token)?;
         let since = match r.since_at {
             Some(at) => Some(instant_field("since_at", Some(at), self.state.clock.now())?),
             None => None,
@@ -46,12 +40,7 @@ impl SupportApi {
             limit: limit + 1,
         };
         let mut events = self.state.store.list_events(&query).await?;
-        let more = i64::try_from(events.len()).unwrap_or(i64::MAX) > limit;
-        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, events.last()) {
-            (true, Some(last)) => encode_page_token(&last.id.to_string()),
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut events, limit, |last| last.id.to_string());
         Ok(ListEventsResponse {
             events: events
                 .into_iter()

@@ -13,8 +13,8 @@ use crate::domain::reply_to::reply_to_allowed;
 use crate::error::{Error, Reason, Result};
 use crate::grpc::contract_not_found;
 use crate::grpc::convert::{
-    category_field, code_field, decode_page_token, email_field, encode_page_token,
-    inquiry_status_filter, out_of_range, page_size_field, product_field,
+    category_field, code_field, decode_page_token, email_field, inquiry_status_filter,
+    not_a_page_token, one_page, out_of_range, page_size_field, product_field,
 };
 use crate::grpc::support::SupportApi;
 use crate::pb::*;
@@ -32,7 +32,7 @@ fn decode_position(token: &str) -> Result<Option<(DateTime<chrono::Utc>, i64)>> 
     let Some(text) = decode_page_token(token)? else {
         return Ok(None);
     };
-    let bad = || Error::invalid("page_token", "not a page token this server gave");
+    let bad = not_a_page_token;
     let (at, id) = text.split_once('|').ok_or_else(bad)?;
     let (seconds, nanos) = at.split_once('.').ok_or_else(bad)?;
     let at = DateTime::from_timestamp(
@@ -165,17 +165,14 @@ impl SupportApi {
             limit: limit + 1,
         };
         let mut inquiries = self.state.store.list_inquiries(&query).await?;
-        let more = i64::try_from(inquiries.len()).unwrap_or(i64::MAX) > limit;
-        inquiries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, inquiries.last()) {
-            (true, Some(last)) => encode_page_token(&format!(
+        let next_page_token = one_page(&mut inquiries, limit, |last| {
+            format!(
                 "{}.{}|{}",
                 last.handling_starts_at.timestamp(),
                 last.handling_starts_at.timestamp_subsec_nanos(),
                 last.id
-            )),
-            _ => String::new(),
-        };
+            )
+        });
         Ok(ListInquiriesResponse {
             inquiries: inquiries.into_iter().map(Into::into).collect(),
             next_page_token,

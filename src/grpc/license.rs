@@ -5,11 +5,13 @@ use tonic::{Request, Response, Status};
 
 use crate::domain::dates::{format_date, jst_date};
 use crate::domain::license::{
-    Fingerprint, KeyRecord, KeyStatus, KeyVerdict, ReissueRecord, ReissueStatus, key_verdict,
+    Fingerprint, FingerprintMatch, KeyRecord, KeyStatus, KeyVerdict, MatchKind,
+    NO_PROVISIONAL_AFTER_REVOCATION, NO_PROVISIONAL_KEYS, ReissueRecord, ReissueStatus,
+    key_verdict,
 };
 use crate::error::{Error, Reason, Result};
 use crate::grpc::convert::{
-    code_field, decode_page_token, encode_page_token, id_field, name_field, out_of_range,
+    code_field, decode_page_token, id_field, name_field, not_a_page_token, one_page, out_of_range,
     page_size_field,
 };
 use crate::grpc::{AppState, Caller, answer};
@@ -18,7 +20,7 @@ use crate::pb::timestamp;
 use crate::pb::*;
 use crate::signer::keys::KeyFileStatus;
 use crate::store::keys::license_not_found;
-use crate::store::reissues::{ReissueInput, ReissueQuery};
+use crate::store::reissues::{ReissueInput, ReissueQuery, expiry_of};
 
 /// The LicenseService implementation.
 #[derive(Clone)]
@@ -28,6 +30,29 @@ pub struct LicenseApi {
 
 fn fingerprint_field(value: &str) -> Result<Fingerprint> {
     Fingerprint::parse(value).map_err(|message| Error::invalid("fingerprint", message))
+}
+
+/// A fingerprint a new key is bound to: one a machine can match (a
+/// version 2 fingerprint needs at least 3 components present).
+fn bindable_fingerprint_field(value: &str) -> Result<Fingerprint> {
+    let fingerprint = fingerprint_field(value)?;
+    if !fingerprint.can_match() {
+        return Err(Error::invalid(
+            "fingerprint",
+            "a version 2 fingerprint needs at least 3 of its 4 components (machine, board, \
+             disk, nic) present, or no machine could ever match it",
+        ));
+    }
+    Ok(fingerprint)
+}
+
+fn match_kind(found: Option<&FingerprintMatch>) -> crate::pb::FingerprintMatch {
+    match found.map(|f| f.kind) {
+        None => crate::pb::FingerprintMatch::Unspecified,
+        Some(MatchKind::Exact) => crate::pb::FingerprintMatch::Exact,
+        Some(MatchKind::Tolerated) => crate::pb::FingerprintMatch::Tolerated,
+        Some(MatchKind::Mismatch) => crate::pb::FingerprintMatch::Mismatch,
+    }
 }
 
 fn request_id_field(value: &str) -> Result<String> {
@@ -46,6 +71,18 @@ fn key_status(status: KeyStatus) -> crate::pb::KeyStatus {
         KeyStatus::Active => crate::pb::KeyStatus::Active,
         KeyStatus::Superseded => crate::pb::KeyStatus::Superseded,
         KeyStatus::Revoked => crate::pb::KeyStatus::Revoked,
+        KeyStatus::Provisional => crate::pb::KeyStatus::Provisional,
+    }
+}
+
+fn provisional_message(k: KeyRecord) -> ProvisionalKey {
+    ProvisionalKey {
+        expires_at: expiry_of(&k.token).map(timestamp),
+        status: key_status(k.status).into(),
+        superseded_by_key_id: k.superseded_by.unwrap_or_default(),
+        key_id: k.id,
+        key: k.token,
+        fingerprint: k.fingerprint,
     }
 }
 
@@ -97,6 +134,8 @@ fn reissue_message(record: ReissueRecord, today: chrono::NaiveDate) -> Reissue {
         decided_at: record.decided_at.map(timestamp),
         reject_reason: record.reject_reason.unwrap_or_default(),
         review_reason: record.review_reason.unwrap_or_default(),
+        changed_components: record.changed_components,
+        provisional_key: record.provisional.map(provisional_message),
     }
 }
 
@@ -139,7 +178,7 @@ impl LicenseApi {
         caller.require_staff()?;
         let r = request.into_inner();
         code_field("license_id", &r.license_id)?;
-        let fingerprint = fingerprint_field(&r.fingerprint)?;
+        let fingerprint = bindable_fingerprint_field(&r.fingerprint)?;
         let now = self.state.clock.now();
         let calendar = self.state.calendar().await?;
         let delivery_on = calendar
@@ -172,7 +211,7 @@ impl LicenseApi {
         let caller = self.state.caller(&request).await?;
         let r = request.into_inner();
         code_field("license_id", &r.license_id)?;
-        let fingerprint = fingerprint_field(&r.fingerprint)?;
+        let fingerprint = bindable_fingerprint_field(&r.fingerprint)?;
         let request_id = request_id_field(&r.request_id)?;
         self.require_license(&caller, &r.license_id).await?;
         // Microseconds, as both databases keep them: the answer to a
@@ -190,6 +229,7 @@ impl LicenseApi {
             received_at,
             delivery_on,
             reissues_before_review: self.state.settings.reissues_before_review,
+            provisional_key_days: self.state.settings.provisional_key_days,
         };
         let record = self
             .state
@@ -204,6 +244,19 @@ impl LicenseApi {
             Some(k) => (k.key.clone(), k.key_id.clone()),
             None => (String::new(), String::new()),
         };
+        let pending = reissue.status == crate::pb::ReissueStatus::PendingReview as i32;
+        let (provisional_key, provisional_key_expires_at) =
+            match (&reissue.provisional_key, pending) {
+                (Some(p), true) => (p.key.clone(), p.expires_at),
+                _ => (String::new(), None),
+            };
+        let no_provisional_key_reason = if !pending || !provisional_key.is_empty() {
+            ""
+        } else if self.state.settings.provisional_key_days <= 0 {
+            NO_PROVISIONAL_KEYS
+        } else {
+            NO_PROVISIONAL_AFTER_REVOCATION
+        };
         Ok(RequestReissueResponse {
             status: reissue.status,
             key,
@@ -211,6 +264,9 @@ impl LicenseApi {
             received_at: reissue.received_at,
             delivery_on: reissue.delivery_on.clone(),
             reissue: Some(reissue),
+            provisional_key,
+            provisional_key_expires_at,
+            no_provisional_key_reason: no_provisional_key_reason.into(),
         })
     }
 
@@ -255,9 +311,9 @@ impl LicenseApi {
         let after = match decode_page_token(&r.page_token)? {
             None => None,
             Some(text) => {
-                let bad = || Error::invalid("page_token", "not a page token this server gave");
-                let (on, id) = text.split_once('|').ok_or_else(bad)?;
-                let on = crate::domain::dates::parse_iso_date(on).map_err(|_| bad())?;
+                let (on, id) = text.split_once('|').ok_or_else(not_a_page_token)?;
+                let on =
+                    crate::domain::dates::parse_iso_date(on).map_err(|_| not_a_page_token())?;
                 Some((on, id.to_owned()))
             }
         };
@@ -270,14 +326,9 @@ impl LicenseApi {
                 limit: limit + 1,
             })
             .await?;
-        let more = i64::try_from(records.len()).unwrap_or(i64::MAX) > limit;
-        records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, records.last()) {
-            (true, Some(last)) => {
-                encode_page_token(&format!("{}|{}", format_date(last.delivery_on), last.id))
-            }
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut records, limit, |last| {
+            format!("{}|{}", format_date(last.delivery_on), last.id)
+        });
         let today = self.today();
         Ok(ListReissuesResponse {
             reissues: records
@@ -427,14 +478,26 @@ impl LicenseApi {
         let verdict = if other_contract {
             KeyVerdict::other_contract(claims, fingerprint.as_ref())
         } else {
-            let record = self.state.key_record(&claims.jti).await?;
-            key_verdict(&r.key, claims, fingerprint.as_ref(), record.as_ref())
+            // Provisional keys are on record apart from the license's keys.
+            let record = if claims.provisional {
+                self.state.store.find_provisional_key(&claims.jti).await?
+            } else {
+                self.state.key_record(&claims.jti).await?
+            };
+            key_verdict(
+                &r.key,
+                claims,
+                fingerprint.as_ref(),
+                record.as_ref(),
+                self.state.clock.now(),
+            )
         };
         let status = match verdict.status {
             _ if other_contract => crate::pb::KeyStatus::Unspecified,
             Some(status) => key_status(status),
             None => crate::pb::KeyStatus::NotOnRecord,
         };
+        let expires_at = claims.expires_at().map(timestamp);
         let issued_at = chrono::DateTime::parse_from_rfc3339(&claims.iat)
             .ok()
             .map(|at| timestamp(at.with_timezone(&chrono::Utc)));
@@ -459,10 +522,18 @@ impl LicenseApi {
                 sequence: claims.sequence,
                 supersedes_key_id: claims.supersedes.clone().unwrap_or_default(),
                 support_ends_on: claims.support_ends_on.clone().unwrap_or_default(),
+                expires_at,
+                provisional: claims.provisional,
             }),
             status: status.into(),
             superseded_by_key_id: verdict.superseded_by.unwrap_or_default(),
             fingerprint_matches: verdict.fingerprint_matches,
+            fingerprint_match: match_kind(verdict.fingerprint_match.as_ref()).into(),
+            changed_components: verdict
+                .fingerprint_match
+                .as_ref()
+                .map(|f| f.changed_names().into_iter().map(str::to_owned).collect())
+                .unwrap_or_default(),
         })
     }
 

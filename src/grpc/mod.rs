@@ -67,6 +67,9 @@ pub struct Settings {
     /// Inquiries one contract may submit per JST calendar day; the next is
     /// RESOURCE_EXHAUSTED `RATE_LIMITED`.
     pub inquiries_per_day: i64,
+    /// Days a provisional key, given while a reissue waits for review, is
+    /// valid; 0 gives none.
+    pub provisional_key_days: i64,
 }
 
 impl Default for Settings {
@@ -76,6 +79,7 @@ impl Default for Settings {
             cache_ttl: std::time::Duration::from_secs(5),
             rate_limits: gate::RateLimits::default(),
             inquiries_per_day: crate::domain::inquiry::DEFAULT_INQUIRIES_PER_DAY,
+            provisional_key_days: 30,
         }
     }
 }

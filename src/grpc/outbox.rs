@@ -4,9 +4,7 @@ use tonic::Request;
 
 use crate::domain::dates::jst_date;
 use crate::error::{Error, Reason, Result};
-use crate::grpc::convert::{
-    decode_page_token, encode_page_token, format_optional_date, page_size_field,
-};
+use crate::grpc::convert::{decode_id_page_token, format_optional_date, one_page, page_size_field};
 use crate::grpc::support::SupportApi;
 use crate::pb::*;
 
@@ -51,13 +49,7 @@ impl SupportApi {
             _ => return Err(Error::invalid("status", "must be pending, sent or failed")),
         };
         let limit = page_size_field("page_size", r.page_size)?;
-        let after_id =
-            match decode_page_token(&r.page_token)? {
-                Some(text) => Some(text.parse().map_err(|_| {
-                    Error::invalid("page_token", "not a page token this server gave")
-                })?),
-                None => None,
-            };
+        let after_id = decode_id_page_token(&r.page_token)?;
         let today = jst_date(self.state.clock.now());
         let query = crate::store::outbox::OutboxQuery {
             status,
@@ -66,12 +58,7 @@ impl SupportApi {
             limit: limit + 1,
         };
         let mut messages = self.state.store.list_outbox(&query).await?;
-        let more = i64::try_from(messages.len()).unwrap_or(i64::MAX) > limit;
-        messages.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next_page_token = match (more, messages.last()) {
-            (true, Some(last)) => encode_page_token(&last.id.to_string()),
-            _ => String::new(),
-        };
+        let next_page_token = one_page(&mut messages, limit, |last| last.id.to_string());
         Ok(ListOutboxMessagesResponse {
             messages: messages
                 .into_iter()

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::RngCore;
 
@@ -58,7 +58,8 @@ pub enum KeyError {
 }
 
 /// Where a signing key stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum KeyFileStatus {
     /// Signs new license keys (and verifies).
     Active,
@@ -71,11 +72,7 @@ pub enum KeyFileStatus {
 impl KeyFileStatus {
     /// As printed.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Verifying => "verifying",
-            Self::Retired => "retired",
-        }
+        self.into()
     }
 }
 
@@ -134,8 +131,7 @@ fn names(dir: &Path, suffix: &str) -> Result<Vec<String>, KeyError> {
 
 fn read_public(path: &Path) -> Result<VerifyingKey, KeyError> {
     let pem = fs::read_to_string(path).map_err(io(path))?;
-    VerifyingKey::from_public_key_pem(&pem)
-        .map_err(|e| KeyError::BadFile(path.to_owned(), e.to_string()))
+    neo_license::keys::parse_public_pem(&pem).map_err(|e| KeyError::BadFile(path.to_owned(), e))
 }
 
 /// Refuses a secret file (a private key, a password) that group or others
@@ -353,16 +349,6 @@ pub fn retire(dir: &Path, key: &str) -> Result<KeyInfo, KeyError> {
     })
 }
 
-/// The public keys in a directory (`*.public.pem`, not `retired/`), for
-/// offline verification.
-pub fn verifier_from_dir(dir: &Path) -> Result<Verifier, KeyError> {
-    let mut keys = Vec::new();
-    for name in names(dir, PUBLIC_SUFFIX)? {
-        keys.push(read_public(&dir.join(format!("{name}{PUBLIC_SUFFIX}")))?);
-    }
-    Ok(Verifier::new(keys))
-}
-
 /// What verifies: the public keys of the directory when it was last read.
 struct Verifying {
     verifier: Arc<Verifier>,
@@ -454,14 +440,15 @@ impl Keyring {
         Ok((keyring, created))
     }
 
-    /// Verifies a license key. A key signed by a signing key this keyring
+    /// Verifies a license key's signature and claims (not its `exp`: the
+    /// caller judges that on its clock). A key signed by a signing key this keyring
     /// does not know makes it re-read the directory's public keys first
     /// (at most once per second, so unknown ids cannot make it read the
     /// disk on every call).
     pub fn verify(&self, token: &str) -> Result<super::Verified, super::VerifyFailure> {
-        match self.verifier().verify(token) {
+        match self.verifier().verify_signature(token) {
             Err(super::VerifyFailure::UnknownSigningKey) if self.reload_if_due() => {
-                self.verifier().verify(token)
+                self.verifier().verify_signature(token)
             }
             other => other,
         }

@@ -403,6 +403,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<KeyRecord>;
     /// One key by id.
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
+    /// One provisional key by id (status provisional, superseded or
+    /// revoked).
+    async fn find_provisional_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
     /// Every key of a license, in sequence order.
     async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>>;
     /// Outbox messages, oldest first.

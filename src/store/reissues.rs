@@ -6,10 +6,12 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Transaction, Type};
 
+use crate::domain::contract::last_end;
 use crate::domain::dates::jst_date;
 use crate::domain::license::{
-    Fingerprint, KeyRecord, LicenseKeys, Mint, ReissueDecision, ReissueFacts, ReissueRecord,
-    ReissueStatus, decide_reissue, new_reissue_id,
+    Fingerprint, KeyRecord, KeyStatus, LicenseClaims, LicenseKeys, Mint, ReissueDecision,
+    ReissueFacts, ReissueRecord, ReissueStatus, decide_reissue, fingerprint_match, new_key_id,
+    new_reissue_id, review_gets_provisional_key, review_notice,
 };
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
@@ -20,7 +22,13 @@ use crate::store::keys::{KEY_COLUMNS, KeyRequest, KeyRow, newest_key_sql};
 /// The columns of a reissue request row.
 pub const REISSUE_COLUMNS: &str = "id, license_id, contract_id, request_id, fingerprint, status, \
                                    received_at, delivery_on, key_id, requested_by, decided_by, \
-                                   decided_at, reject_reason, review_reason";
+                                   decided_at, reject_reason, review_reason, changed_components, \
+                                   provisional_key_id";
+
+/// One provisional key by id (`$1`), in the columns of a key row.
+pub fn find_provisional_key_sql() -> String {
+    format!("SELECT {KEY_COLUMNS} FROM provisional_keys WHERE id = $1")
+}
 
 /// A reissue as the gRPC layer hands it to the store.
 #[derive(Debug, Clone)]
@@ -39,6 +47,8 @@ pub struct ReissueInput {
     pub delivery_on: NaiveDate,
     /// Reissues signed at once per rolling 365 days; more wait for review.
     pub reissues_before_review: i64,
+    /// Days a provisional key is valid; 0 gives none.
+    pub provisional_key_days: i64,
 }
 
 /// Which reissues to list, one page, by delivery date then id.
@@ -68,11 +78,17 @@ struct ReissueRow {
     decided_at: Option<DateTime<Utc>>,
     reject_reason: Option<String>,
     review_reason: Option<String>,
+    changed_components: Option<String>,
+    provisional_key_id: Option<String>,
 }
 
 impl ReissueRow {
-    /// The record, with its key when it has one.
-    fn into_record(self, key: Option<KeyRecord>) -> Result<ReissueRecord> {
+    /// The record, with its key and provisional key when it has them.
+    fn into_record(
+        self,
+        key: Option<KeyRecord>,
+        provisional: Option<KeyRecord>,
+    ) -> Result<ReissueRecord> {
         Ok(ReissueRecord {
             status: ReissueStatus::parse(&self.status)
                 .ok_or_else(|| Error::internal("stored reissue status is corrupt"))?,
@@ -89,6 +105,16 @@ impl ReissueRow {
             decided_at: self.decided_at,
             reject_reason: self.reject_reason,
             review_reason: self.review_reason,
+            changed_components: self
+                .changed_components
+                .map(|c| {
+                    c.split(',')
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            provisional,
         })
     }
 }
@@ -204,7 +230,18 @@ where
             Some(key_id) => Self::key_in(tx, key_id).await?,
             None => None,
         };
-        row.into_record(key).map(Some)
+        let provisional = match &row.provisional_key_id {
+            Some(id) => {
+                let row: Option<KeyRow> = sqlx::query_as(&find_provisional_key_sql())
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(db_error)?;
+                row.map(KeyRecord::try_from).transpose()?
+            }
+            None => None,
+        };
+        row.into_record(key, provisional).map(Some)
     }
 
     pub(crate) async fn request_reissue(
@@ -280,6 +317,17 @@ where
             (None, Some(revoked)) => LicenseKeys::Revoked(revoked),
             (None, None) => LicenseKeys::None,
         };
+        // Which components differ from the active key's fingerprint, for
+        // staff.
+        let changed_components = match &active {
+            Some((key, _)) => fingerprint_match(&key.fingerprint, &input.fingerprint)
+                .changed_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            None => Vec::new(),
+        };
+        let provisional_allowed = review_gets_provisional_key(&keys);
         let decision = decide_reissue(&ReissueFacts {
             license_id: &input.license_id,
             contract_id: &contract.id,
@@ -296,6 +344,7 @@ where
         // Every write of the reissue goes out as one call at the end.
         let mut batch = Batch::new();
         let current = active.map(|(key, _)| key);
+        let mut provisional = None;
         let (status, key, review_reason) = match decision {
             // The same request id answers the same as the first time.
             ReissueDecision::Repeat => {
@@ -303,6 +352,9 @@ where
             }
             ReissueDecision::Unchanged => (ReissueStatus::Unchanged, current, None),
             ReissueDecision::Review { reason } => {
+                if provisional_allowed && input.provisional_key_days > 0 {
+                    provisional = Some(Self::mint_provisional(&contract, &orders, input, mint)?);
+                }
                 (ReissueStatus::PendingReview, None, Some(reason))
             }
             ReissueDecision::Issue => {
@@ -335,6 +387,8 @@ where
             decided_at: None,
             reject_reason: None,
             review_reason,
+            changed_components,
+            provisional,
         };
         let (kind, detail) = match (&record.status, &record.key) {
             (ReissueStatus::Issued, Some(key)) => (
@@ -347,10 +401,14 @@ where
             (ReissueStatus::PendingReview, _) => (
                 "reissue.pending_review",
                 format!(
-                    "for {}, deliver by {}: {}",
+                    "for {}, deliver by {}: {}{}",
                     record.fingerprint,
                     record.delivery_on,
-                    record.review_reason.as_deref().unwrap_or_default()
+                    record.review_reason.as_deref().unwrap_or_default(),
+                    match &record.provisional {
+                        Some(key) => format!("; provisional key {}", key.id),
+                        None => String::new(),
+                    }
                 ),
             ),
             _ => (
@@ -364,7 +422,7 @@ where
             sql.push(
                 "INSERT INTO reissue_requests (id, license_id, contract_id, request_id, \
                  fingerprint, status, received_at, delivery_on, key_id, requested_by, \
-                 review_reason) VALUES (",
+                 review_reason, changed_components, provisional_key_id) VALUES (",
             );
             sql.separated(", ")
                 .push_bind(written.id)
@@ -377,9 +435,18 @@ where
                 .push_bind(written.delivery_on)
                 .push_bind(written.key.map(|k| k.id))
                 .push_bind(written.requested_by)
-                .push_bind(written.review_reason);
+                .push_bind(written.review_reason)
+                .push_bind(if written.changed_components.is_empty() {
+                    None
+                } else {
+                    Some(written.changed_components.join(","))
+                })
+                .push_bind(written.provisional.map(|k| k.id));
             sql.push(")");
         });
+        if record.status == ReissueStatus::PendingReview {
+            Self::batch_review(&mut batch, &contract, &record);
+        }
         let change = Change {
             kind,
             contract_id: Some(&record.contract_id),
@@ -419,7 +486,9 @@ where
         let fingerprint = Fingerprint::parse(&request.fingerprint).map_err(Error::internal)?;
         let current = Self::active_key_in(&mut tx, &license_id).await?;
         let key = match current {
-            Some(current) if current.fingerprint == request.fingerprint => current,
+            Some(current) if fingerprint_match(&current.fingerprint, &fingerprint).is_valid() => {
+                current
+            }
             current => {
                 let mut batch = Batch::new();
                 let key_request = KeyRequest {
@@ -443,6 +512,16 @@ where
         .bind(&key.id)
         .bind(decided_by)
         .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // The permanent key supersedes the provisional one.
+        sqlx::query(
+            "UPDATE provisional_keys SET status = 'superseded', superseded_by = $1 \
+             WHERE reissue_id = $2 AND status = 'provisional'",
+        )
+        .bind(&key.id)
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -489,6 +568,20 @@ where
         if DB::rows_affected(&done) == 0 {
             return Err(not_pending(id, record.status));
         }
+        // The provisional key is revoked with the rejection's reason.
+        sqlx::query(
+            "UPDATE provisional_keys SET status = 'revoked', revoked_at = $1, revoke_reason = $2 \
+             WHERE reissue_id = $3 AND status = 'provisional'",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let record = Self::reissue_in(&mut tx, id)
+            .await?
+            .ok_or_else(|| reissue_not_found(id))?;
         let change = Change {
             kind: "reissue.rejected",
             contract_id: Some(&record.contract_id),
@@ -501,13 +594,131 @@ where
         Ok(record)
     }
 
-    /// The record of a row, with its key read from the pool.
+    /// The record of a row, with its keys read from the pool.
     async fn with_key(&self, row: ReissueRow) -> Result<ReissueRecord> {
         let key = match &row.key_id {
             Some(key_id) => self.find_key(key_id).await?,
             None => None,
         };
-        row.into_record(key)
+        let provisional = match &row.provisional_key_id {
+            Some(id) => self.find_provisional_key(id).await?,
+            None => None,
+        };
+        row.into_record(key, provisional)
+    }
+
+    /// One provisional key by id.
+    pub(crate) async fn find_provisional_key(&self, id: &str) -> Result<Option<KeyRecord>> {
+        let row: Option<KeyRow> = sqlx::query_as(&find_provisional_key_sql())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(KeyRecord::try_from).transpose()
+    }
+
+    /// Signs a provisional key for a request that waits for review: bound
+    /// to the requested fingerprint, `exp` at receipt plus the configured
+    /// days, `"provisional": true`, outside the license's sequence.
+    fn mint_provisional(
+        contract: &crate::domain::contract::Contract,
+        orders: &[crate::domain::contract::Order],
+        input: &ReissueInput,
+        mint: &dyn Mint,
+    ) -> Result<KeyRecord> {
+        let key_id = new_key_id();
+        let expires_at = input.received_at + Duration::days(input.provisional_key_days);
+        let claims = LicenseClaims::new(
+            &key_id,
+            &contract.license_id,
+            &contract.id,
+            contract.seats,
+            &input.fingerprint,
+            0,
+            None,
+            last_end(orders),
+            input.received_at,
+        )
+        .provisional_until(expires_at);
+        let (token, signing_key_id) = mint.mint(&claims).map_err(Error::internal)?;
+        Ok(KeyRecord {
+            id: key_id,
+            license_id: contract.license_id.clone(),
+            contract_id: contract.id.clone(),
+            sequence: 0,
+            fingerprint: input.fingerprint.as_str().to_owned(),
+            token,
+            signing_key_id,
+            status: KeyStatus::Provisional,
+            supersedes: None,
+            superseded_by: None,
+            issued_at: input.received_at,
+            requested_by: input.requested_by.clone(),
+            revoked_at: None,
+            revoke_reason: None,
+        })
+    }
+
+    /// Adds a waiting request's provisional key (after the request, which
+    /// it references) and the customer's e-mail to `batch`.
+    fn batch_review(
+        batch: &mut Batch<DB>,
+        contract: &crate::domain::contract::Contract,
+        record: &ReissueRecord,
+    ) {
+        // The expiry as signed: the claims' `exp`.
+        let expires_at = record
+            .provisional
+            .as_ref()
+            .and_then(|key| expiry_of(&key.token));
+        if let (Some(key), Some(expires_at)) = (record.provisional.clone(), expires_at) {
+            let reissue_id = record.id.clone();
+            batch.push(move |sql| {
+                sql.push(
+                    "INSERT INTO provisional_keys (id, reissue_id, license_id, contract_id, \
+                     fingerprint, token, signing_key_id, status, issued_at, expires_at, \
+                     requested_by) VALUES (",
+                );
+                sql.separated(", ")
+                    .push_bind(key.id)
+                    .push_bind(reissue_id)
+                    .push_bind(key.license_id)
+                    .push_bind(key.contract_id)
+                    .push_bind(key.fingerprint)
+                    .push_bind(key.token)
+                    .push_bind(key.signing_key_id)
+                    .push("'provisional'")
+                    .push_bind(key.issued_at)
+                    .push_bind(expires_at)
+                    .push_bind(key.requested_by);
+                sql.push(")");
+            });
+        }
+        let (subject, body) = review_notice(
+            &contract.customer_name,
+            record,
+            record.provisional.as_ref(),
+            expires_at,
+        );
+        let (recipient, due_on, now) = (
+            contract.contact_email.clone(),
+            jst_date(record.received_at),
+            record.received_at,
+        );
+        batch.push(move |sql| {
+            sql.push(
+                "INSERT INTO outbox (kind, recipient, subject, body, due_on, created_at, \
+                 next_attempt_at) VALUES ('reissue_review', ",
+            );
+            sql.separated(", ")
+                .push_bind(recipient)
+                .push_bind(subject)
+                .push_bind(body)
+                .push_bind(due_on)
+                .push_bind(now)
+                .push_bind(now);
+            sql.push(")");
+        });
     }
 
     pub(crate) async fn get_reissue(&self, id: &str) -> Result<Option<ReissueRecord>> {
@@ -540,4 +751,21 @@ where
         }
         Ok(records)
     }
+}
+
+/// The `exp` of a key this server signed and keeps on record, read from
+/// its payload without verifying it (it never left the server's hands).
+pub fn expiry_of(token: &str) -> Option<DateTime<Utc>> {
+    use base64::Engine as _;
+    let body = token
+        .strip_prefix(neo_license::paseto::HEADER)?
+        .split('.')
+        .next()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
+    let message = bytes.get(..bytes.len().checked_sub(64)?)?;
+    serde_json::from_slice::<LicenseClaims>(message)
+        .ok()?
+        .expires_at()
 }

@@ -317,6 +317,10 @@ where
         SqlStore::find_key(self, key_id).await
     }
 
+    async fn find_provisional_key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
+        SqlStore::find_provisional_key(self, key_id).await
+    }
+
     async fn list_license_keys(&self, license_id: &str) -> Result<Vec<KeyRecord>> {
         SqlStore::list_license_keys(self, license_id).await
     }

@@ -85,7 +85,7 @@ impl SqlStore<Sqlite> {
     }
 }
 
-/// The status CHECK of `inquiries` with 'closed' (migration 0010), made
+/// The status CHECK of `inquiries` with 'closed' (migration 0011), made
 /// once: the table is rebuilt with foreign keys off (the outbox points at
 /// it), in a write transaction of its own, on one connection. A database
 /// that has it already is left alone.

@@ -632,12 +632,10 @@ fn the_whole_reissue_journey_works_from_the_command_line() {
 
 #[test]
 fn fingerprint_prints_a_valid_fingerprint_for_this_machine() {
+    // Version 2: a component that cannot be read is absent, never an
+    // error, so every machine has one.
     let output = client(&["--json", "fingerprint"]);
-    if output.status.code() == Some(1) {
-        // A machine without a machine id says so.
-        assert_eq!(json_of(&output)["error"]["reason"], "NO_MACHINE_ID");
-        return;
-    }
+    assert!(output.status.success(), "{output:?}");
     let fingerprint = json_of(&output)["fingerprint"].as_str().unwrap().to_owned();
     assert!(
         neo_support::domain::license::Fingerprint::parse(&fingerprint).is_ok(),

@@ -69,7 +69,7 @@ pub fn k4_public_from_bytes(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> String {
 ///
 /// Bytes that are not an Ed25519 point are refused ([`PaserkError::InvalidKey`]).
 /// A point of small order is accepted here (the PASERK vectors serialize
-/// the all-zero key, which is one); [`super::paseto::verify`] refuses to
+/// the all-zero key, which is one); [`crate::paseto::verify`] refuses to
 /// verify with one.
 pub fn parse_k4_public(text: &str) -> Result<VerifyingKey, PaserkError> {
     let mut bytes = [0_u8; PUBLIC_KEY_LENGTH];
