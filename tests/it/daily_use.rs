@@ -919,3 +919,74 @@ async fn calendar_holidays_says_overrides_are_not_applied_locally_and_asks_the_s
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsent_review_notice_no_longer_carries_a_provisional_key_once_staff_decide() {
+    for db in crate::common::test_databases().await {
+        let server = TestServer::start_full(
+            &db,
+            Default::default(),
+            neo_support::grpc::Settings {
+                reissues_before_review: 0,
+                ..Default::default()
+            },
+        )
+        .await;
+        let mut licenses = server.licenses(Some(&server.staff_token)).await;
+        for (id, approve) in [("REV-A", true), ("REV-R", false)] {
+            contract(&server, id).await;
+            let license = format!("LIC-{id}");
+            licenses
+                .issue_first_key(pb::IssueFirstKeyRequest {
+                    license_id: license.clone(),
+                    fingerprint: "srv-old-0001.example:AAAA".into(),
+                })
+                .await
+                .unwrap();
+            let waiting = licenses
+                .request_reissue(pb::RequestReissueRequest {
+                    license_id: license.clone(),
+                    fingerprint: "srv-new-0002.example:BBBB".into(),
+                    request_id: format!("move-{id}"),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(waiting.key.is_empty(), "{}: waits for review", db.label);
+            assert!(!waiting.provisional_key.is_empty(), "{}", db.label);
+            let reissue_id = waiting.reissue.unwrap().id;
+            let carrying = |mails: &[OutboxMessage]| {
+                mails
+                    .iter()
+                    .filter(|m| m.body.contains(&waiting.provisional_key))
+                    .count()
+            };
+            assert_eq!(carrying(&outbox(&server).await), 1, "the review notice");
+            if approve {
+                licenses
+                    .approve_reissue(pb::ApproveReissueRequest {
+                        id: reissue_id.clone(),
+                    })
+                    .await
+                    .unwrap();
+            } else {
+                licenses
+                    .reject_reissue(pb::RejectReissueRequest {
+                        id: reissue_id.clone(),
+                        reason: "上限超過".into(),
+                    })
+                    .await
+                    .unwrap();
+            }
+            let mails = outbox(&server).await;
+            assert_eq!(carrying(&mails), 0, "{}: {id}: {mails:?}", db.label);
+            let withdrawn = mails
+                .iter()
+                .filter(|m| m.kind == "license_key_withdrawn")
+                .count();
+            assert!(withdrawn >= 1, "{}: {id}: {mails:?}", db.label);
+        }
+        server.stop().await;
+        db.drop_database().await;
+    }
+}
