@@ -172,6 +172,11 @@ impl DatabaseArgs {
 /// `serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Debug builds only: run the server's clock as if it had started at
+    /// this RFC 3339 instant (README's dated examples in tests).
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    pub debug_start_at: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "NEO_SUPPORT_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,

@@ -2,7 +2,8 @@
 //! `<!-- not run by tests/it/readme.rs: REASON -->` just above it) runs in
 //! order, in one shell, against a fresh `neo-supportd serve` on the default
 //! SQLite database and keys directory of an empty working directory, with
-//! the binaries just built first on PATH (`cargo` is a no-op: the quick
+//! the binaries just built first on PATH, its clock running from
+//! 2026-11-25 10:00 JST (`cargo` is a no-op: the quick
 //! start's `cargo run ... serve` is the server this test started). Each
 //! command must exit 0, or the code its expected output names (`(exit code
 //! 1)`); an expected output written under a command (`# {"date":...}`,
@@ -149,6 +150,9 @@ fn every_example_in_the_readme_runs_against_a_fresh_server_as_written() {
         .to_owned();
     let mut server = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
         .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
+        // README's journey is dated (a first year from 2026-11-20): the
+        // server runs as on that week, whatever the day of the test.
+        .args(["--debug-start-at", "2026-11-25T10:00:00+09:00"])
         .current_dir(dir.path())
         .env_remove("NEO_SUPPORT_DATABASE_URL")
         .env_remove("NEO_SUPPORT_KEYS_DIR")
