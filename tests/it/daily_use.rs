@@ -990,3 +990,35 @@ async fn an_unsent_review_notice_no_longer_carries_a_provisional_key_once_staff_
         db.drop_database().await;
     }
 }
+
+#[test]
+fn events_kinds_lists_every_kind_the_store_writes() {
+    // Every `kind: "topic.what"` and reissue outcome string in the store.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+    let mut written = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for piece in text.split('"').skip(1).step_by(2) {
+            let kind_like = piece.split_once('.').is_some_and(|(topic, what)| {
+                !topic.is_empty()
+                    && !what.is_empty()
+                    && piece
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+            });
+            let event_topic = ["closure", "contract", "inquiry", "key", "order", "outbox"]
+                .iter()
+                .chain(&["override", "reissue", "token"])
+                .any(|topic| piece.starts_with(&format!("{topic}.")));
+            if kind_like && event_topic {
+                written.insert(piece.to_owned());
+            }
+        }
+    }
+    let listed: std::collections::BTreeSet<String> = neo_support::domain::EVENT_KINDS
+        .iter()
+        .map(|(kind, _)| (*kind).to_owned())
+        .collect();
+    assert!(written.len() >= 15, "{written:?}");
+    assert_eq!(written, listed);
+}
