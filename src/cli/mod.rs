@@ -211,8 +211,9 @@ impl From<ConnectError> for Failure {
                 reason: None,
                 message: unreachable_hint(&server, &reason),
             },
-            _ => Self::Refused {
-                code: "UNAVAILABLE".into(),
+            ConnectError::Tls(_) => Self::usage("--ca-cert", error),
+            ConnectError::CaAsServerCertificate(_) => Self::Refused {
+                code: "INVALID_ARGUMENT".into(),
                 reason: None,
                 message: error.to_string(),
             },
