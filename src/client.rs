@@ -38,7 +38,10 @@ impl std::fmt::Debug for ClientOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The server URL is not usable.
-    #[error("invalid server URL {0:?}: use http://HOST:PORT or https://HOST:PORT")]
+    #[error(
+        "{0:?} is not a server URL: use http://HOST:PORT (plaintext) or https://HOST:PORT (TLS); \
+         a URL without a scheme is refused"
+    )]
     BadUrl(String),
     /// The token cannot be sent as a header.
     #[error("the token contains characters that cannot be sent")]

@@ -21,6 +21,25 @@ impl Clock for SystemClock {
     }
 }
 
+/// The system clock moved by a fixed offset: a server that runs as if it
+/// had started at another instant (debug builds' `serve --debug-start-at`,
+/// so that README's dated examples run in tests on any day).
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock(chrono::TimeDelta);
+
+impl OffsetClock {
+    /// A clock that reads `start` now and runs on from it.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self(start - Utc::now())
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.0
+    }
+}
+
 /// A clock that says what it was set to, for tests.
 #[derive(Debug)]
 pub struct FixedClock(Mutex<DateTime<Utc>>);

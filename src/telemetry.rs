@@ -228,7 +228,8 @@ where
                 rpc,
                 &method,
                 code,
-                elapsed.as_secs_f64() * 1000.0,
+                // Rounded to the microsecond: `0.123` ms, not `0.123456789`.
+                elapsed.as_micros() as f64 / 1000.0,
                 &request_id,
             );
             metrics::counter!("neo_support_calls_total", "rpc" => rpc, "code" => code).increment(1);

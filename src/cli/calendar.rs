@@ -15,32 +15,35 @@ use crate::pb::day_kind_name;
 #[derive(Debug, Subcommand)]
 pub enum CalendarCommand {
     /// National holidays in a range, computed locally from the law (no
-    /// server needed; staff overrides are not applied).
+    /// server needed; staff overrides are not applied); with --server
+    /// given on the command line, from the server with its overrides.
     Holidays {
         /// First date, YYYY-MM-DD.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         from: String,
         /// Last date, YYYY-MM-DD, inclusive.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         to: String,
     },
     /// What a date is: business day, weekend, national holiday or closure.
     Day {
         /// The date, YYYY-MM-DD.
+        #[arg(value_parser = super::parse_date)]
         date: String,
     },
     /// National holidays and company closures in a range, from the server.
     DaysOff {
         /// First date, YYYY-MM-DD.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         from: String,
         /// Last date, YYYY-MM-DD, inclusive.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         to: String,
     },
     /// The first business day after a date.
     NextBusinessDay {
         /// The date, YYYY-MM-DD.
+        #[arg(value_parser = super::parse_date)]
         date: String,
     },
     /// Whether the support desk is open at an instant.
@@ -122,7 +125,7 @@ pub enum OverrideCommand {
 #[derive(Debug, Args)]
 pub struct OverrideAddArgs {
     /// The date, YYYY-MM-DD.
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_date)]
     date: String,
     /// Make the date a national holiday with this name.
     #[arg(
@@ -141,12 +144,42 @@ pub struct OverrideAddArgs {
 
 /// Runs a `calendar` command: `holidays` locally, the others on the server.
 pub(super) async fn calendar(cli: &Cli, command: &CalendarCommand) -> Result<Output, Failure> {
+    check(command)?;
     let mut client = match command {
-        CalendarCommand::Holidays { from, to } => return local_holidays(from, to),
+        CalendarCommand::Holidays { from, to } if !cli.server_given => {
+            return local_holidays(from, to);
+        }
         _ => connect(cli).await?,
     };
     let output = match command {
-        CalendarCommand::Holidays { from, to } => return local_holidays(from, to),
+        CalendarCommand::Holidays { from, to } => {
+            // `--server` given: the server's national holidays, with staff
+            // overrides applied (closures left out).
+            let response = client
+                .list_days_off(pb::ListDaysOffRequest {
+                    start_on: from.clone(),
+                    end_on: to.clone(),
+                })
+                .await?
+                .into_inner();
+            let holidays: Vec<&pb::CalendarDay> = response
+                .days
+                .iter()
+                .filter(|day| day.kind == pb::DayKind::NationalHoliday as i32)
+                .collect();
+            Output {
+                json: Value::Array(
+                    holidays
+                        .iter()
+                        .map(|day| json!({"date": day.date, "name": day.name}))
+                        .collect(),
+                ),
+                text: holidays
+                    .iter()
+                    .map(|day| format!("{}\t{}\n", day.date, field(&day.name)))
+                    .collect(),
+            }
+        }
         CalendarCommand::Export { from, to } => {
             let response = client
                 .export_calendar(pb::ExportCalendarRequest {
@@ -216,15 +249,9 @@ pub(super) async fn calendar(cli: &Cli, command: &CalendarCommand) -> Result<Out
                 "closes_at": rfc3339(r.closes_at.as_ref()),
             });
             let text = if r.open {
-                format!(
-                    "open until {}",
-                    json["closes_at"].as_str().unwrap_or_default()
-                )
+                format!("open until {}", super::jst_text(r.closes_at.as_ref()))
             } else {
-                format!(
-                    "closed; opens at {}",
-                    json["opens_at"].as_str().unwrap_or_default()
-                )
+                format!("closed; opens at {}", super::jst_text(r.opens_at.as_ref()))
             };
             Output { json, text }
         }
@@ -354,7 +381,52 @@ fn local_date(field: &str, text: &str) -> Result<chrono::NaiveDate, Failure> {
     })
 }
 
+/// What the CLI can judge itself, before any call: a reversed range, and
+/// closure dates in the form `--every-year` asks for.
+fn check(command: &CalendarCommand) -> Result<(), Failure> {
+    let reversed = |from: &str, to: &str| {
+        // Both are YYYY-MM-DD (clap checked), so text order is date order.
+        if to < from {
+            Err(Failure::usage("--to", "must not be before --from"))
+        } else {
+            Ok(())
+        }
+    };
+    match command {
+        CalendarCommand::Holidays { from, to } | CalendarCommand::DaysOff { from, to } => {
+            reversed(from, to)
+        }
+        CalendarCommand::Closures(ClosureCommand::Add {
+            from,
+            to,
+            every_year,
+            ..
+        }) => {
+            for (flag, value) in [("--from", from), ("--to", to)] {
+                if *every_year {
+                    crate::domain::dates::MonthDay::parse(value)
+                        .map_err(|_| Failure::usage(flag, "use MM-DD with --every-year"))?;
+                } else {
+                    super::parse_date(value).map_err(|_| {
+                        Failure::usage(flag, "use YYYY-MM-DD (or MM-DD with --every-year)")
+                    })?;
+                }
+            }
+            if *every_year {
+                Ok(())
+            } else {
+                reversed(from, to)
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
 fn local_holidays(from: &str, to: &str) -> Result<Output, Failure> {
+    eprintln!(
+        "national holidays computed locally from the law; company overrides are not applied \
+         (give --server to ask the server)"
+    );
     let from = local_date("from", from)?;
     let to = local_date("to", to)?;
     let list = holidays::national_holidays_between(from, to).map_err(|error| Failure::Refused {

@@ -37,7 +37,7 @@ pub enum ContractCommand {
         /// The contract id.
         id: String,
         /// The date the status is for (YYYY-MM-DD); today in JST by default.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         date: Option<String>,
     },
     /// Change a contract's mail domains: the domains, besides the contact
@@ -58,11 +58,11 @@ pub enum ContractCommand {
         #[arg(long, value_enum)]
         status: Option<pb::ContractStatus>,
         /// The date for the status (YYYY-MM-DD); today in JST by default.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         status_on: Option<String>,
         /// Only contracts whose support ends before this date (renewal
         /// reminders).
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         ending_before: Option<String>,
         /// Contracts per page (1-100).
         #[arg(long, default_value_t = 50)]
@@ -77,7 +77,7 @@ pub enum ContractCommand {
         #[arg(long)]
         contract: String,
         /// When the order would be received (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         received_on: String,
     },
     /// The renewal reminders queued for a contract, with their mails'
@@ -100,19 +100,19 @@ pub enum OrderCommand {
         #[arg(long, value_enum)]
         kind: pb::OrderKind,
         /// The order acceptance date (YYYY-MM-DD).
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         received_on: String,
         /// first-year: the license purchase date; add-seats: the seats'.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         purchased_on: Option<String>,
         /// add-seats: how many seats.
         #[arg(long)]
         seats: Option<i64>,
         /// certificate: first day printed on it.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         start_on: Option<String>,
         /// certificate: last day printed on it.
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_date)]
         end_on: Option<String>,
         /// certificate: its number.
         #[arg(long)]
@@ -587,10 +587,7 @@ fn token_json(t: &pb::AccessToken) -> Value {
 }
 
 fn token_text(t: &pb::AccessToken) -> String {
-    let at = |at: Option<&prost_types::Timestamp>| match rfc3339(at) {
-        Value::String(text) => text,
-        _ => "-".to_owned(),
-    };
+    let at = super::jst_text;
     let or_dash = |text: &str| {
         if text.is_empty() {
             "-".to_owned()

@@ -52,14 +52,23 @@ pub enum InquiryCommand {
         page_token: String,
     },
     /// Answer an inquiry (staff): the answer goes by e-mail to its reply-to
-    /// address, and it is marked answered.
+    /// address, and it is marked answered. An answered inquiry may be
+    /// answered again; each answer is mailed.
     Answer {
         /// The inquiry id.
         id: i64,
-        /// The answer; @FILE reads a file. Without it, the inquiry is only
-        /// marked answered.
+        /// The answer (required); @FILE reads a file.
         #[arg(long)]
-        body: Option<String>,
+        body: String,
+    },
+    /// Close an inquiry without a reply (staff), recording why; no mail is
+    /// sent.
+    Close {
+        /// The inquiry id.
+        id: i64,
+        /// Why it is closed without a reply (1-200 characters).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -87,6 +96,7 @@ fn status_name(value: i32) -> &'static str {
     match pb::InquiryStatus::try_from(value) {
         Ok(pb::InquiryStatus::Open) => "open",
         Ok(pb::InquiryStatus::Answered) => "answered",
+        Ok(pb::InquiryStatus::Closed) => "closed",
         _ => "unspecified",
     }
 }
@@ -105,17 +115,18 @@ fn inquiry_json(i: &pb::Inquiry) -> Value {
         "handling_starts_at": rfc3339(i.handling_starts_at.as_ref()),
         "answered_at": rfc3339(i.answered_at.as_ref()),
         "reply_channel": text_or_null(&i.reply_channel),
+        "closed_at": rfc3339(i.closed_at.as_ref()),
+        "close_reason": text_or_null(&i.close_reason),
     })
 }
 
 fn inquiry_text(i: &pb::Inquiry) -> String {
-    let starts = rfc3339(i.handling_starts_at.as_ref());
     format!(
         "{}\t{}\t{}\thandling from {}\t{}\n",
         i.id,
         i.contract_id,
         status_name(i.status),
-        starts.as_str().unwrap_or("-"),
+        super::jst_text(i.handling_starts_at.as_ref()),
         field(&i.subject)
     )
 }
@@ -206,12 +217,34 @@ pub(crate) async fn inquiry(
             }
         }
         InquiryCommand::Answer { id, body } => {
-            let answer = match body {
-                Some(body) => read_body(body)?,
-                None => String::new(),
-            };
+            let answer = read_body(body)?;
+            if answer.trim().is_empty() {
+                return Err(Failure::usage(
+                    "--body",
+                    "the answer is empty; to close an inquiry without a reply, use \
+                     `inquiry close ID --reason TEXT`",
+                ));
+            }
             let inquiry = client
                 .answer_inquiry(pb::AnswerInquiryRequest { id: *id, answer })
+                .await?
+                .into_inner()
+                .inquiry
+                .unwrap_or_default();
+            Output {
+                json: inquiry_json(&inquiry),
+                text: inquiry_text(&inquiry),
+            }
+        }
+        InquiryCommand::Close { id, reason } => {
+            if reason.trim().is_empty() {
+                return Err(Failure::usage("--reason", "must not be empty"));
+            }
+            let inquiry = client
+                .close_inquiry(pb::CloseInquiryRequest {
+                    id: *id,
+                    reason: reason.clone(),
+                })
                 .await?
                 .into_inner()
                 .inquiry

@@ -31,6 +31,7 @@ pub enum KeyCommand {
     /// Revoke a key (staff).
     Revoke {
         /// The key's id (`LK-...`).
+        #[arg(value_parser = key_id_arg)]
         key_id: String,
         /// Why.
         #[arg(long)]
@@ -124,16 +125,19 @@ pub enum ReissueCommand {
     /// One reissue request.
     Show {
         /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
     },
     /// Approve a reissue waiting for review: its key is signed now (staff).
     Approve {
-        /// The reissue's id.
+        /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
     },
     /// Reject a reissue waiting for review (staff).
     Reject {
-        /// The reissue's id.
+        /// The reissue's id (`RR-...`).
+        #[arg(value_parser = reissue_id_arg)]
         id: String,
         /// Why.
         #[arg(long)]
@@ -249,12 +253,38 @@ fn reissue_text(r: &pb::Reissue) -> String {
     )
 }
 
+/// Input the CLI judges itself: exit 2.
 fn usage(message: String) -> Failure {
+    Failure::Usage(message)
+}
+
+/// A local file could not be written: exit 1.
+fn io_failure(message: String) -> Failure {
     Failure::Refused {
-        code: "INVALID_ARGUMENT".into(),
+        code: "INTERNAL".into(),
         reason: None,
         message,
     }
+}
+
+/// An id the server made: `PREFIX` and letters or digits.
+fn prefixed_id(text: &str, prefix: &str) -> Result<String, String> {
+    let ok = text
+        .strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an id of the form {prefix}..."))
+    }
+}
+
+fn key_id_arg(text: &str) -> Result<String, String> {
+    prefixed_id(text, "LK-")
+}
+
+fn reissue_id_arg(text: &str) -> Result<String, String> {
+    prefixed_id(text, "RR-")
 }
 
 /// Reads KEY, @FILE or - (standard input).
@@ -322,10 +352,26 @@ fn verdict(view: KeyVerdictView) -> Result<Output, Failure> {
     };
     let text = if valid {
         let until = match (&expires_at, provisional) {
-            (Value::String(at), true) => format!(", provisional until {at}"),
+            (Value::String(at), true) => {
+                // For people: JST with its offset; JSON keeps UTC.
+                let shown = chrono::DateTime::parse_from_rfc3339(at).map_or_else(
+                    |_| at.clone(),
+                    |at| {
+                        at.with_timezone(&crate::domain::dates::jst())
+                            .format("%Y-%m-%d %H:%M:%S %:z")
+                            .to_string()
+                    },
+                );
+                format!(", provisional until {shown}")
+            }
             _ => String::new(),
         };
-        format!("valid: {key_id}{matched}{until}")
+        let unchecked = if found.is_none() {
+            " (fingerprint not checked)"
+        } else {
+            ""
+        };
+        format!("valid: {key_id}{matched}{until}{unchecked}")
     } else {
         format!("not valid: {reason}{matched}")
     };
@@ -353,7 +399,7 @@ fn match_kind_name(kind: i32) -> Option<&'static str> {
 async fn verify(cli: &Cli, args: &VerifyArgs) -> Result<Output, Failure> {
     let key = read_key(&args.key)?;
     let fingerprint = match &args.fingerprint {
-        Some(fp) => Some(Fingerprint::parse(fp).map_err(|m| usage(format!("fingerprint: {m}")))?),
+        Some(fp) => Some(Fingerprint::parse(fp).map_err(|m| usage(format!("--fingerprint: {m}")))?),
         None => None,
     };
     if args.online {
@@ -518,7 +564,7 @@ pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Fai
         .signing_keys;
     if let Some(dir) = write {
         std::fs::create_dir_all(dir)
-            .map_err(|e| usage(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| io_failure(format!("cannot create {}: {e}", dir.display())))?;
         for key in &keys {
             let name: String = key
                 .id
@@ -532,7 +578,7 @@ pub(crate) async fn keys(cli: &Cli, command: &KeysCommand) -> Result<Output, Fai
                 (dir.join(format!("{name}.public.paserk")), &key.paserk),
             ] {
                 std::fs::write(&path, text)
-                    .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+                    .map_err(|e| io_failure(format!("cannot write {}: {e}", path.display())))?;
             }
         }
     }
@@ -585,33 +631,31 @@ pub(crate) async fn reissue(
                 "provisional_key_expires_at": rfc3339(r.provisional_key_expires_at.as_ref()),
                 "no_provisional_key_reason": text_or_null(&r.no_provisional_key_reason),
             });
-            let text = if !r.key.is_empty() {
-                r.key.clone()
-            } else if !r.provisional_key.is_empty() {
-                format!(
-                    "{}: {} (deliver by {}); provisional key until {}:\n{}",
-                    reissue_status_name(r.status),
-                    reissue.id,
-                    r.delivery_on,
-                    rfc3339(r.provisional_key_expires_at.as_ref())
-                        .as_str()
-                        .unwrap_or_default(),
-                    r.provisional_key
-                )
-            } else {
-                let why = if r.no_provisional_key_reason.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", r.no_provisional_key_reason)
-                };
-                format!(
-                    "{}: {} (deliver by {}){why}",
+            if r.key.is_empty() {
+                // Waiting for review: nothing on stdout and exit 3, so that
+                // `NEW_KEY=$(...)` never captures something that is not the
+                // license's key; the provisional key, if any, on stderr.
+                let mut text = format!(
+                    "{} {} (staff decide by {})",
                     reissue_status_name(r.status),
                     reissue.id,
                     r.delivery_on
-                )
-            };
-            Output { json, text }
+                );
+                if !r.provisional_key.is_empty() {
+                    text.push_str(&format!(
+                        "; provisional key until {}:\n{}",
+                        super::jst_text(r.provisional_key_expires_at.as_ref()),
+                        r.provisional_key
+                    ));
+                } else if !r.no_provisional_key_reason.is_empty() {
+                    text.push_str(&format!("; {}", r.no_provisional_key_reason));
+                }
+                return Err(Failure::Waiting(Output { json, text }));
+            }
+            Output {
+                json,
+                text: r.key.clone(),
+            }
         }
         ReissueCommand::List {
             status,
@@ -655,9 +699,14 @@ pub(crate) async fn reissue(
                 .into_inner()
                 .reissue
                 .unwrap_or_default();
+            // The key it signed, alone on stdout (`NEW_KEY=$(...)`).
+            let key = r.license_key.clone().unwrap_or_default();
+            let mut json = reissue_json(&r);
+            json["key"] = text_or_null(&key.key);
+            json["key_id"] = text_or_null(&key.key_id);
             Output {
-                json: reissue_json(&r),
-                text: reissue_text(&r),
+                json,
+                text: key.key,
             }
         }
         ReissueCommand::Reject { id, reason } => {

@@ -47,6 +47,15 @@ pub struct Cli {
     /// Print one JSON document on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Whether `--server` was given on the command line (not from the
+    /// environment or the default): `calendar holidays` then asks the
+    /// server, with staff overrides applied.
+    #[arg(skip)]
+    pub server_given: bool,
+    /// The subcommands given (`["order", "record"]`), to name a flag for a
+    /// request field the server refuses.
+    #[arg(skip)]
+    pub subcommand_path: Vec<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -93,12 +102,41 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+impl Cli {
+    /// Parses the process's arguments (exits 2 on a usage error, as clap
+    /// does), noting whether `--server` was given on the command line.
+    pub fn from_env_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().get_matches();
+        let mut cli = Self::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+        cli.server_given = matches!(
+            matches.value_source("server"),
+            Some(clap::parser::ValueSource::CommandLine)
+        );
+        let mut current = &matches;
+        while let Some((name, sub)) = current.subcommand() {
+            cli.subcommand_path.push(name.to_owned());
+            current = sub;
+        }
+        cli
+    }
+}
+
 pub(crate) fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| {
             format!("{text:?} is not an RFC 3339 instant such as 2026-11-25T09:00:00+09:00")
         })
+}
+
+/// A `YYYY-MM-DD` flag, checked before any call (clap reports a malformed
+/// one as a usage error naming the flag, exit 2); the supported years are
+/// the server's to judge.
+pub(crate) fn parse_date(text: &str) -> Result<String, String> {
+    crate::domain::dates::parse_iso_date(text)
+        .map(|_| text.to_owned())
+        .map_err(|error| error.to_string())
 }
 
 /// Why a command failed.
@@ -116,6 +154,22 @@ pub enum Failure {
     /// The answer is "no" (a license key that does not verify): printed
     /// like a result, exit code 1.
     Negative(Output),
+    /// Input the CLI judges itself before any call (a malformed date,
+    /// instant, URL or id; a missing or empty value): exit code 2, like
+    /// clap's own usage errors. The message names the flag.
+    Usage(String),
+    /// The request was taken but waits (a reissue waiting for review):
+    /// the text goes to stderr and the exit code is 3, so that
+    /// `KEY=$(...)` never captures something that is not a key. With
+    /// `--json` the document is printed as usual and the exit code is 0.
+    Waiting(Output),
+}
+
+impl Failure {
+    /// A usage error naming its flag: `--to: must not be before --from`.
+    pub(crate) fn usage(flag: &str, message: impl std::fmt::Display) -> Self {
+        Self::Usage(format!("{flag}: {message}"))
+    }
 }
 
 impl From<tonic::Status> for Failure {
@@ -124,25 +178,72 @@ impl From<tonic::Status> for Failure {
             .get_error_details()
             .error_info()
             .map(|info| info.reason.clone());
+        let mut message = status.message().to_owned();
+        if reason.as_deref() == Some("TOKEN_MISSING") {
+            message.push_str(" (pass --token TOKEN or set NEO_SUPPORT_TOKEN)");
+        } else if reason.is_none()
+            && matches!(
+                status.code(),
+                tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Internal
+            )
+            && (message.contains("h2 protocol error") || message.contains("transport error"))
+        {
+            message.push_str(
+                " (if the server serves TLS, use https:// in --server; if it serves \
+                 plaintext, use http://)",
+            );
+        }
         Self::Refused {
             code: crate::pb::code_name(status.code()).into(),
             reason,
-            message: status.message().to_owned(),
+            message,
         }
     }
 }
 
 impl From<ConnectError> for Failure {
     fn from(error: ConnectError) -> Self {
-        let code = match error {
-            ConnectError::Unreachable { .. } => "UNAVAILABLE",
-            _ => "INVALID_ARGUMENT",
-        };
-        Self::Refused {
-            code: code.into(),
-            reason: None,
-            message: error.to_string(),
+        match error {
+            ConnectError::BadUrl(_) => Self::usage("--server", error),
+            ConnectError::BadToken => Self::usage("--token", error),
+            ConnectError::Unreachable { server, reason } => Self::Refused {
+                code: "UNAVAILABLE".into(),
+                reason: None,
+                message: unreachable_hint(&server, &reason),
+            },
+            ConnectError::Tls(_) => Self::usage("--ca-cert", error),
+            ConnectError::CaAsServerCertificate(_) => Self::Refused {
+                code: "INVALID_ARGUMENT".into(),
+                reason: None,
+                message: error.to_string(),
+            },
         }
+    }
+}
+
+/// Why a server could not be reached, in words that say what to do.
+fn unreachable_hint(server: &str, reason: &str) -> String {
+    let address = server
+        .split_once("://")
+        .map_or(server, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("connection refused") {
+        format!(
+            "cannot connect to {server}: nothing listens on {address} (connection refused); \
+             is neo-supportd running there? (--server, NEO_SUPPORT_SERVER)"
+        )
+    } else if server.starts_with("https://")
+        && (lower.contains("invalidcontenttype")
+            || lower.contains("corrupt message")
+            || lower.contains("wrong version number"))
+    {
+        format!(
+            "cannot connect to {server}: the server at {address} speaks plaintext gRPC, not TLS; \
+             use http://{address}"
+        )
+    } else {
+        format!("cannot connect to {server}: {reason}")
     }
 }
 
@@ -185,6 +286,71 @@ pub struct Output {
 
 /// Runs a parsed command line and returns what to print.
 pub async fn run(cli: &Cli) -> Result<Output, Failure> {
+    run_command(cli)
+        .await
+        .map_err(|failure| name_the_flag(&cli.subcommand_path, failure))
+}
+
+/// A refusal that names a request field (`received_on: ...`) names the
+/// command's flag instead (`--received-on: ...`) when the command has one
+/// for it.
+fn name_the_flag(path: &[String], failure: Failure) -> Failure {
+    use clap::CommandFactory;
+    let Failure::Refused {
+        code,
+        reason,
+        message,
+    } = failure
+    else {
+        return failure;
+    };
+    let flag = message.split_once(": ").and_then(|(field, _)| {
+        let mut command = Cli::command();
+        for name in path {
+            command = command.find_subcommand(name)?.clone();
+        }
+        let last = field.rsplit('.').next().unwrap_or(field);
+        let alias = match last {
+            "contract_id" => "contract",
+            "license_id" if command.get_name() != "create" => "license",
+            "contact_email" => "contact",
+            "customer_name" => "customer",
+            "answer" => "body",
+            "start_on" | "start_month_day"
+                if command
+                    .get_arguments()
+                    .any(|a| a.get_long() == Some("from")) =>
+            {
+                "from"
+            }
+            "end_on" | "end_month_day"
+                if command.get_arguments().any(|a| a.get_long() == Some("to")) =>
+            {
+                "to"
+            }
+            "add_mail_domains" => "add-mail-domain",
+            "remove_mail_domains" => "remove-mail-domain",
+            "support_ends_before_on" => "ending-before",
+            other => other,
+        }
+        .replace('_', "-");
+        command
+            .get_arguments()
+            .any(|a| a.get_long() == Some(alias.as_str()))
+            .then(|| (field.len(), format!("--{alias}")))
+    });
+    let message = match flag {
+        Some((len, flag)) => format!("{flag}{}", &message[len..]),
+        None => message,
+    };
+    Failure::Refused {
+        code,
+        reason,
+        message,
+    }
+}
+
+async fn run_command(cli: &Cli) -> Result<Output, Failure> {
     match &cli.command {
         Command::Calendar(command) => calendar::calendar(cli, command).await,
         Command::Contract(command) => contracts::contract(&mut connect(cli).await?, command).await,
@@ -199,11 +365,14 @@ pub async fn run(cli: &Cli) -> Result<Output, Failure> {
         Command::Fingerprint(args) => licenses::fingerprint(args),
         Command::Outbox(command) => outbox::outbox(&mut connect(cli).await?, command).await,
         Command::Bench(args) => bench::bench(cli, args).await,
+        Command::Events(EventsCommand::Kinds) => Ok(outbox::event_kinds()),
         Command::Events(command) => outbox::events(&mut connect(cli).await?, command).await,
     }
 }
 
-/// Prints the outcome and returns the exit code: 0, or 1 when refused.
+/// Prints the outcome and returns the exit code: 0; 1 when the server
+/// refused (or a key does not verify); 2 for a usage error the CLI found
+/// itself, before any call; 3 when a reissue waits for review.
 pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
     match outcome {
         Ok(output) => {
@@ -238,16 +407,31 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
             }
             1
         }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {}", field(&message));
+            eprintln!("\nFor more information, try '--help'.");
+            2
+        }
+        Err(Failure::Waiting(output)) => {
+            if cli.json {
+                println!("{}", output.json);
+                0
+            } else {
+                eprintln!("{}", terminal_safe(output.text.trim_end(), true));
+                3
+            }
+        }
     }
 }
 
 /// Client options from the command line.
 pub(crate) fn client_options(cli: &Cli) -> Result<ClientOptions, Failure> {
     let ca_cert_pem = match &cli.ca_cert {
-        Some(path) => Some(std::fs::read(path).map_err(|error| Failure::Refused {
-            code: "INVALID_ARGUMENT".into(),
-            reason: None,
-            message: format!("cannot read CA certificate {}: {error}", path.display()),
+        Some(path) => Some(std::fs::read(path).map_err(|error| {
+            Failure::usage(
+                "--ca-cert",
+                format!("cannot read CA certificate {}: {error}", path.display()),
+            )
         })?),
         None => None,
     };
@@ -266,6 +450,18 @@ pub(crate) fn rfc3339(at: Option<&prost_types::Timestamp>) -> Value {
     at.and_then(datetime)
         .map(|at| Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
         .unwrap_or(Value::Null)
+}
+
+/// An instant for people in Tokyo: JST with its offset, to the second
+/// (`2026-11-25 13:00:00 +09:00`); `-` when unset. JSON keeps RFC 3339 UTC.
+pub(crate) fn jst_text(at: Option<&prost_types::Timestamp>) -> String {
+    at.and_then(datetime)
+        .map(|at| {
+            at.with_timezone(&crate::domain::dates::jst())
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string()
+        })
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// A string, or null when empty.

@@ -158,8 +158,8 @@ pub enum EventsCommand {
         /// Only this license's events.
         #[arg(long)]
         license: Option<String>,
-        /// Only this kind, e.g. key.reissued.
-        #[arg(long)]
+        /// Only this kind, e.g. key.reissued (`events kinds` lists them).
+        #[arg(long, value_parser = event_kind)]
         kind: Option<String>,
         /// Only events at or after this instant (RFC 3339).
         #[arg(long, value_parser = super::parse_instant)]
@@ -182,10 +182,47 @@ pub enum EventsCommand {
         /// Only this contract's events.
         #[arg(long)]
         contract: Option<String>,
-        /// Only these kinds (repeat --kind for several).
-        #[arg(long)]
+        /// Only these kinds (repeat --kind for several; `events kinds`
+        /// lists them).
+        #[arg(long, value_parser = event_kind)]
         kind: Vec<String>,
     },
+    /// The kinds of event, one a line with what each records (no server
+    /// needed).
+    Kinds,
+}
+
+/// A known event kind, else a usage error listing them.
+fn event_kind(text: &str) -> Result<String, String> {
+    if crate::domain::EVENT_KINDS
+        .iter()
+        .any(|(kind, _)| *kind == text)
+    {
+        Ok(text.to_owned())
+    } else {
+        let kinds: Vec<&str> = crate::domain::EVENT_KINDS.iter().map(|(k, _)| *k).collect();
+        Err(format!(
+            "unknown event kind {text:?}; the kinds are: {}",
+            kinds.join(", ")
+        ))
+    }
+}
+
+/// `events kinds`: every kind with what it records.
+pub(crate) fn event_kinds() -> Output {
+    let kinds = crate::domain::EVENT_KINDS;
+    Output {
+        json: Value::Array(
+            kinds
+                .iter()
+                .map(|(kind, what)| json!({"kind": kind, "description": what}))
+                .collect(),
+        ),
+        text: kinds
+            .iter()
+            .map(|(kind, what)| format!("{kind}\t{what}\n"))
+            .collect(),
+    }
 }
 
 fn event_json(e: &pb::Event) -> Value {
@@ -194,7 +231,8 @@ fn event_json(e: &pb::Event) -> Value {
         "occurred_at": rfc3339(e.occurred_at.as_ref()),
         "actor": e.actor,
         "actor_token_id": if e.actor_token_id == 0 { Value::Null } else { json!(e.actor_token_id) },
-        "request_id": text_or_null(&e.request_id),
+        "call_id": text_or_null(if e.call_id.is_empty() { &e.request_id } else { &e.call_id }),
+        "request_id": text_or_null(&e.reissue_request_id),
         "kind": e.kind,
         "contract_id": text_or_null(&e.contract_id),
         "license_id": text_or_null(&e.license_id),
@@ -204,7 +242,7 @@ fn event_json(e: &pb::Event) -> Value {
 }
 
 fn event_text(e: &pb::Event) -> String {
-    let at = rfc3339(e.occurred_at.as_ref());
+    let at = super::jst_text(e.occurred_at.as_ref());
     let actor = if e.actor_token_id == 0 {
         e.actor.clone()
     } else {
@@ -213,7 +251,7 @@ fn event_text(e: &pb::Event) -> String {
     format!(
         "{}\t{}\t{}\t{}\t{}\t{}\n",
         e.id,
-        at.as_str().unwrap_or("-"),
+        at,
         field(&actor),
         field(&e.kind),
         field(&e.subject),
@@ -240,6 +278,7 @@ pub(crate) async fn events(
             contract,
             kind,
         } => return watch_events(client, *after, contract.as_deref(), kind).await,
+        EventsCommand::Kinds => return Ok(event_kinds()),
     };
     let r = client
         .list_events(pb::ListEventsRequest {

@@ -84,11 +84,22 @@ pub(super) fn run_keys(command: KeysCommand) -> Result<()> {
     Ok(())
 }
 
+/// `init`: creates a missing SQLite database and applies the migrations.
+pub(super) async fn init(database: &DatabaseArgs) -> Result<()> {
+    let store = database.connect(true).await?;
+    eprintln!(
+        "database ready at {} ({}), migrations applied",
+        database.describe(),
+        store.backend()
+    );
+    Ok(())
+}
+
 /// `backup --to PATH`: a consistent copy of the database while it is in use.
 pub(super) async fn backup(to: &std::path::Path, database: &DatabaseArgs) -> Result<()> {
-    let store = database.connect().await?;
+    let store = database.connect(false).await?;
     store.backup_to(to).await?;
-    eprintln!("backed up to {}", to.display());
+    eprintln!("backed up {} to {}", database.describe(), to.display());
     Ok(())
 }
 
@@ -96,6 +107,12 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
     let now = SystemClock.now();
     let at =
         |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // For people: JST with its offset, to the second.
+    let jst = |at: chrono::DateTime<chrono::Utc>| {
+        at.with_timezone(&crate::domain::dates::jst())
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string()
+    };
     match command {
         TokenCommand::Create {
             name,
@@ -104,7 +121,7 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
             ..
         } => {
             check_token_name(&name).map_err(|message| Error::invalid("name", message))?;
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             let secret = TokenSecret::generate();
             let hash = secret.hash();
             let token = NewToken {
@@ -119,16 +136,18 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                 .await?;
             let expiry = record
                 .expires_at
-                .map(|expires| format!(", expires {}", at(expires)))
+                .map(|expires| format!(", expires {}", jst(expires)))
                 .unwrap_or_default();
-            eprintln!(
-                "created staff token {} (id {}{expiry}); it is shown only this once:",
-                record.name, record.id
+            tracing::warn!(
+                "created staff token {} (id {}{expiry}) in {}; it is shown only this once:",
+                record.name,
+                record.id,
+                database.describe()
             );
             println!("{}", secret.expose());
         }
         TokenCommand::List { json, database } => {
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             let tokens = store.list_tokens().await?;
             if json {
                 let rows: Vec<_> = tokens
@@ -158,9 +177,9 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                         t.role.kind(),
                         t.name,
                         t.created_by.map(|id| id.to_string()).unwrap_or_else(dash),
-                        at(t.created_at),
-                        t.expires_at.map(at).unwrap_or_else(dash),
-                        t.revoked_at.map(at).unwrap_or_else(dash),
+                        jst(t.created_at),
+                        t.expires_at.map(jst).unwrap_or_else(dash),
+                        t.revoked_at.map(jst).unwrap_or_else(dash),
                         t.revoke_reason.unwrap_or_else(dash),
                     );
                 }
@@ -181,7 +200,7 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                     "1 to 100 characters, no control characters",
                 ));
             }
-            let store = database.connect().await?;
+            let store = database.connect(false).await?;
             if store
                 .revoke_access_token(id, reason, now, &crate::store::Audit::daemon())
                 .await?
@@ -192,7 +211,10 @@ pub(super) async fn run_token(command: TokenCommand) -> Result<()> {
                     message: format!("no token in use has id {id}"),
                 });
             }
-            eprintln!("revoked token {id}; running servers refuse it within a second");
+            tracing::warn!(
+                "revoked token {id} in {}; running servers refuse it within a second",
+                database.describe()
+            );
         }
     }
     Ok(())

@@ -35,8 +35,17 @@ pub enum LogFormat {
 /// neo-supportd's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve gRPC until SIGINT or SIGTERM.
+    /// Serve gRPC until SIGINT or SIGTERM (creates a missing SQLite
+    /// database, with a warning naming its absolute path).
     Serve(Box<ServeArgs>),
+    /// Create the database if it is missing (SQLite; a PostgreSQL database
+    /// is made with `createdb`) and apply the migrations. The other
+    /// commands never create a database.
+    Init {
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Manage access tokens directly in the database (for bootstrapping).
     #[command(subcommand)]
     Token(TokenCommand),
@@ -123,7 +132,8 @@ pub enum KeysCommand {
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// Database URL: `sqlite://PATH` (created if missing) or
+    /// Database URL: `sqlite://PATH` (created by `serve` if missing, with a
+    /// warning; never by the other commands) or
     /// `postgres://USER@HOST/DB`.
     #[arg(long, env = "NEO_SUPPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
@@ -141,13 +151,21 @@ pub struct DatabaseArgs {
 }
 
 impl DatabaseArgs {
-    /// Connects and runs the migrations.
-    pub async fn connect(&self) -> Result<Arc<dyn Store>> {
+    /// Connects and runs the migrations; `create` says whether a missing
+    /// SQLite file is created (`serve`) or refused (the admin commands).
+    pub async fn connect(&self, create: bool) -> Result<Arc<dyn Store>> {
         let options = DatabaseOptions {
             max_connections: self.database_max_connections.max(1),
             acquire_timeout: Duration::from_secs(self.database_timeout_secs.max(1)),
+            create_if_missing: create,
         };
         store::connect(&self.database_url, &options).await
+    }
+
+    /// Where the database is, for messages: an absolute path or
+    /// `postgres://HOST:PORT/DB`.
+    pub fn describe(&self) -> String {
+        store::describe_database(&self.database_url)
     }
 }
 
@@ -163,6 +181,11 @@ fn parse_reminder_days(text: &str) -> std::result::Result<ReminderDays, String> 
 /// `serve` options.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Debug builds only: run the server's clock as if it had started at
+    /// this RFC 3339 instant (README's dated examples in tests).
+    #[cfg(debug_assertions)]
+    #[arg(long, hide = true)]
+    pub debug_start_at: Option<String>,
     /// Address to listen on.
     #[arg(long, env = "NEO_SUPPORT_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,

@@ -31,9 +31,10 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
     };
     let mailer = build_mailer(&args)?;
     let keyring = load_keyring(&args)?;
-    let store = args.database.connect().await?;
+    let store = args.database.connect(true).await?;
     tracing::info!(
         backend = store.backend(),
+        database = %args.database.describe(),
         "database ready, migrations applied"
     );
     let listener = TcpListener::bind(args.listen).await.map_err(|error| {
@@ -62,9 +63,20 @@ pub(super) async fn run_serve(args: ServeArgs) -> Result<()> {
     };
     tracing::info!(%local, tls = tls.is_some(), "neo-supportd listening");
 
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    #[cfg(debug_assertions)]
+    let clock: Arc<dyn Clock> = match &args.debug_start_at {
+        Some(at) => {
+            let at = chrono::DateTime::parse_from_rfc3339(at)
+                .map_err(|_| Error::invalid("debug_start_at", "not an RFC 3339 instant"))?;
+            tracing::warn!(%at, "debug build: the server's clock runs as if started at {at}");
+            Arc::new(crate::clock::OffsetClock::starting_at(at.to_utc()))
+        }
+        None => clock,
+    };
     let state = AppState::new(
         store,
-        Arc::new(SystemClock),
+        clock,
         Arc::new(keyring),
         Settings {
             reissues_before_review: i64::from(args.reissues_before_review),

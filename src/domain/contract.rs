@@ -325,6 +325,20 @@ fn live_periods(history: &[Order]) -> impl Iterator<Item = (&Order, Period)> {
         .filter_map(|o| o.period.map(|p| (o, p)))
 }
 
+/// The seats licensed on `date`: the contract's seats now, less the seats
+/// of add-seats orders dated after it (an order counts from its purchase
+/// date, or its received date when it has none). A key carries the seats
+/// of its issue date in JST.
+pub fn seats_on(current_seats: i64, history: &[Order], date: NaiveDate) -> i64 {
+    let later: i64 = history
+        .iter()
+        .filter(|o| o.kind == OrderKind::AddSeats)
+        .filter(|o| o.purchased_on.unwrap_or(o.received_on) > date)
+        .map(|o| o.seats)
+        .sum();
+    current_seats - later
+}
+
 /// The end of the latest live period.
 pub fn last_end(history: &[Order]) -> Option<NaiveDate> {
     live_periods(history).map(|(_, p)| p.end).max()
@@ -799,6 +813,25 @@ mod tests {
             renewal("2027-11-01"),
         ]);
         assert_eq!(renewed[2].seats, 15, "the renewal is charged on 15 seats");
+    }
+
+    #[test]
+    fn a_keys_seats_are_those_licensed_on_its_issue_date() {
+        let add = |on: &str, seats: i64| Order {
+            id: 0,
+            kind: OrderKind::AddSeats,
+            received_on: d(on),
+            purchased_on: Some(d(on)),
+            seats,
+            period: None,
+            certificate_no: None,
+            superseded_by: None,
+        };
+        let history = [add("2027-05-10", 5), add("2026-12-01", 2)];
+        // The contract holds 17 seats now: 10, +2 on 2026-12-01, +5 on 2027-05-10.
+        assert_eq!(seats_on(17, &history, d("2026-11-30")), 10);
+        assert_eq!(seats_on(17, &history, d("2026-12-03")), 12);
+        assert_eq!(seats_on(17, &history, d("2027-05-10")), 17);
     }
 
     #[test]

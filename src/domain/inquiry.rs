@@ -75,8 +75,10 @@ impl Category {
 pub enum InquiryStatus {
     /// Waiting for an answer.
     Open,
-    /// Answered.
+    /// Answered (and may be answered again).
     Answered,
+    /// Closed by staff without a reply, with a reason.
+    Closed,
 }
 
 impl InquiryStatus {
@@ -135,6 +137,10 @@ pub struct Inquiry {
     pub answered_at: Option<DateTime<Utc>>,
     /// The name of the token that submitted it.
     pub submitted_by: String,
+    /// When staff closed it without a reply.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Why staff closed it without a reply.
+    pub close_reason: Option<String>,
 }
 
 /// Why an inquiry is refused.

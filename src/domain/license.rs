@@ -487,6 +487,42 @@ pub fn key_verdict(
 }
 
 /// The e-mail announcing a key, in Japanese: `(subject, body)`.
+/// Why a key's notice that was not sent yet no longer carries the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal<'a> {
+    /// Staff revoked the key.
+    Revoked,
+    /// A newer key replaced it; its own notice follows.
+    Superseded {
+        /// The key that replaced it.
+        by: &'a str,
+    },
+}
+
+/// The notice that replaces a key's unsent notice once the key is revoked
+/// or superseded: it says so and carries no key. Subject and body.
+pub fn withdrawn_key_notice(
+    license_id: &str,
+    key_id: &str,
+    withdrawal: Withdrawal<'_>,
+) -> (String, String) {
+    let subject = format!(
+        "【desknet's NEO バックアップサーバー】ライセンスキー取り消しのお知らせ（ライセンス {license_id}）"
+    );
+    let what = match withdrawal {
+        Withdrawal::Revoked => "は、お知らせをお送りする前に失効しました。".to_owned(),
+        Withdrawal::Superseded { by } => format!(
+            "は、お知らせをお送りする前に新しいキー（{by}）に置き換えられました。\
+             新しいキーは別のメールでお送りします。"
+        ),
+    };
+    let body = format!(
+        "desknet's NEO バックアップサーバーのライセンスキー {key_id}（ライセンス {license_id}）{what}\n\n\
+         このキーは使用できません。ご不明な点はサポート窓口までお問い合わせください。\n"
+    );
+    (subject, body)
+}
+
 pub fn key_notice(
     customer_name: &str,
     key: &KeyRecord,

@@ -64,6 +64,12 @@ pub enum Reason {
     InquiryNotFound,
     /// `ALREADY_ANSWERED`.
     AlreadyAnswered,
+    /// `ALREADY_CLOSED`.
+    AlreadyClosed,
+    /// `INVALID_DATE`: a date that is not `YYYY-MM-DD` (or `MM-DD`).
+    InvalidDate,
+    /// `RANGE_REVERSED`: an end before its start.
+    RangeReversed,
     /// `RATE_LIMITED`.
     RateLimited,
     // License keys.

@@ -53,7 +53,10 @@ impl SupportApi {
         let start = date_field("start_on", &message.start_on)?;
         let end = date_field("end_on", &message.end_on)?;
         if end < start {
-            return Err(Error::invalid("end_on", "must not be before start_on"));
+            return Err(crate::grpc::convert::range_reversed(
+                "end_on",
+                "must not be before start_on",
+            ));
         }
         if (end - start).num_days() >= MAX_RANGE_DAYS {
             return Err(Error::invalid("end_on", "the range is at most ten years"));

@@ -89,7 +89,10 @@ fn new_order(request: &RecordOrderRequest) -> Result<NewOrder> {
             let start = date_field("start_on", &request.start_on)?;
             let end = date_field("end_on", &request.end_on)?;
             if end < start {
-                return Err(Error::invalid("end_on", "must not be before start_on"));
+                return Err(crate::grpc::convert::range_reversed(
+                    "end_on",
+                    "must not be before start_on",
+                ));
             }
             let certificate_no = name_field("certificate_no", &request.certificate_no)?;
             NewOrder::Certificate {

@@ -11,7 +11,7 @@ use crate::domain::dates::{
     DateError, MonthDay, format_date, is_supported_instant, parse_supported_date,
 };
 use crate::domain::holidays::{FIRST_SUPPORTED_YEAR, LAST_SUPPORTED_YEAR, YearOutOfRange};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reason, Result};
 use crate::pb::{self, datetime, timestamp};
 
 /// Longest closure, holiday or note text accepted, in characters.
@@ -21,9 +21,22 @@ const MAX_NOTE_CHARS: usize = 1000;
 /// Parses a `YYYY-MM-DD` field inside the supported range.
 pub fn date_field(field: &str, value: &str) -> Result<NaiveDate> {
     parse_supported_date(value).map_err(|error| match error {
-        DateError::Malformed(_) => Error::invalid(field, error.to_string()),
+        DateError::Malformed(_) => Error::InvalidField {
+            field: field.to_owned(),
+            reason: Reason::InvalidDate.as_str(),
+            message: error.to_string(),
+        },
         DateError::OutOfRange(_) => Error::out_of_range(field, error.to_string()),
     })
+}
+
+/// An end before its start: INVALID_ARGUMENT `RANGE_REVERSED` on `field`.
+pub fn range_reversed(field: &str, message: impl Into<String>) -> Error {
+    Error::InvalidField {
+        field: field.to_owned(),
+        reason: Reason::RangeReversed.as_str(),
+        message: message.into(),
+    }
 }
 
 /// A calendar computation that ran past the supported years.
@@ -167,11 +180,15 @@ pub fn new_closure(closure: Option<pb::Closure>) -> Result<(String, ClosureRange
             let start = date_field("closure.dates.start_on", &dates.start_on)?;
             let end = date_field("closure.dates.end_on", &dates.end_on)?;
             ClosureRange::new_dates(start, end)
-                .map_err(|message| Error::invalid("closure.dates.end_on", message))?
+                .map_err(|message| range_reversed("closure.dates.end_on", message))?
         }
         Some(pb::closure::Range::EveryYear(days)) => {
             let month_day = |field: &str, value: &str| {
-                MonthDay::parse(value).map_err(|message| Error::invalid(field, message))
+                MonthDay::parse(value).map_err(|message| Error::InvalidField {
+                    field: field.to_owned(),
+                    reason: Reason::InvalidDate.as_str(),
+                    message,
+                })
             };
             ClosureRange::EveryYear {
                 start: month_day("closure.every_year.start_month_day", &days.start_month_day)?,
@@ -407,6 +424,7 @@ impl From<crate::domain::inquiry::Inquiry> for pb::Inquiry {
         let status = match i.status {
             InquiryStatus::Open => pb::InquiryStatus::Open,
             InquiryStatus::Answered => pb::InquiryStatus::Answered,
+            InquiryStatus::Closed => pb::InquiryStatus::Closed,
         };
         Self {
             id: i.id,
@@ -421,6 +439,8 @@ impl From<crate::domain::inquiry::Inquiry> for pb::Inquiry {
             handling_starts_at: Some(timestamp(i.handling_starts_at)),
             answered_at: i.answered_at.map(timestamp),
             reply_channel: "email".into(),
+            closed_at: i.closed_at.map(timestamp),
+            close_reason: i.close_reason.unwrap_or_default(),
         }
     }
 }
@@ -462,6 +482,7 @@ pub fn inquiry_status_filter(value: i32) -> Result<Option<crate::domain::inquiry
         Ok(pb::InquiryStatus::Unspecified) => Ok(None),
         Ok(pb::InquiryStatus::Open) => Ok(Some(InquiryStatus::Open)),
         Ok(pb::InquiryStatus::Answered) => Ok(Some(InquiryStatus::Answered)),
+        Ok(pb::InquiryStatus::Closed) => Ok(Some(InquiryStatus::Closed)),
         Err(_) => Err(Error::invalid("status", "unknown inquiry status")),
     }
 }

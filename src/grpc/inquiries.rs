@@ -188,23 +188,50 @@ impl SupportApi {
         let r = request.into_inner();
         let id = r.id;
         let normalized = normalize_newlines(&r.answer);
-        let answer = if normalized.trim().is_empty() {
-            None
-        } else {
-            check_text(&normalized, MAX_BODY_CHARS)
-                .and_then(|()| check_multiline(&normalized))
-                .map_err(|m| Error::invalid("answer", m))?;
-            Some(normalized.as_str())
-        };
+        if normalized.trim().is_empty() {
+            return Err(Error::InvalidField {
+                field: "answer".into(),
+                reason: "ANSWER_REQUIRED",
+                message: "an answer needs a body, which is mailed to the inquiry's reply-to \
+                          address; to close an inquiry without a reply, use CloseInquiry"
+                    .into(),
+            });
+        }
+        check_text(&normalized, MAX_BODY_CHARS)
+            .and_then(|()| check_multiline(&normalized))
+            .map_err(|m| Error::invalid("answer", m))?;
         let answered = self
             .state
             .store
-            .answer_inquiry(id, answer, self.state.clock.now(), &caller.audit())
+            .answer_inquiry(id, &normalized, self.state.clock.now(), &caller.audit())
             .await?
             .ok_or_else(|| inquiry_not_found(id))?;
         tracing::info!(inquiry_id = id, by = %caller.token_name, "inquiry answered");
         Ok(AnswerInquiryResponse {
             inquiry: Some(answered.into()),
+        })
+    }
+
+    pub(crate) async fn close_inquiry_call(
+        &self,
+        request: Request<CloseInquiryRequest>,
+    ) -> Result<CloseInquiryResponse> {
+        let caller = self.state.caller(&request).await?;
+        caller.require_staff()?;
+        let r = request.into_inner();
+        let reason = r.reason.trim();
+        check_text(reason, MAX_SUBJECT_CHARS)
+            .and_then(|()| check_line(reason))
+            .map_err(|m| Error::invalid("reason", m))?;
+        let closed = self
+            .state
+            .store
+            .close_inquiry(r.id, reason, self.state.clock.now(), &caller.audit())
+            .await?
+            .ok_or_else(|| inquiry_not_found(r.id))?;
+        tracing::info!(inquiry_id = r.id, by = %caller.token_name, "inquiry closed without a reply");
+        Ok(CloseInquiryResponse {
+            inquiry: Some(closed.into()),
         })
     }
 }

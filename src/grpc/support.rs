@@ -192,6 +192,13 @@ impl SupportService for SupportApi {
         answer(self.answer_inquiry_call(request).await)
     }
 
+    async fn close_inquiry(
+        &self,
+        request: Request<CloseInquiryRequest>,
+    ) -> Result<Response<CloseInquiryResponse>, Status> {
+        answer(self.close_inquiry_call(request).await)
+    }
+
     async fn list_outbox_messages(
         &self,
         request: Request<ListOutboxMessagesRequest>,

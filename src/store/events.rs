@@ -26,8 +26,10 @@ pub struct Event {
     /// Which token (its id); `None` for the `neo-supportd` commands and
     /// events written before ids were recorded.
     pub actor_token_id: Option<i64>,
-    /// The call's request id.
+    /// The call's request id (`x-request-id`): the call id.
     pub request_id: Option<String>,
+    /// The client's reissue request id, for the events of a reissue.
+    pub reissue_request_id: Option<String>,
     /// What, e.g. `key.reissued`.
     pub kind: String,
     /// On which contract.
@@ -211,7 +213,12 @@ where
 
     pub(crate) async fn list_events(&self, query: &EventQuery) -> Result<Vec<Event>> {
         DB::fetch_all(&self.pool, |sql| {
-            sql.push(format!("SELECT {EVENT_COLUMNS} FROM events"));
+            // A reissue's events name its RR-... id as subject: the
+            // client's request id comes from the request's row.
+            sql.push(format!(
+                "SELECT {EVENT_COLUMNS}, (SELECT r.request_id FROM reissue_requests r \
+                 WHERE r.id = events.subject) AS reissue_request_id FROM events"
+            ));
             let mut conditions = Conditions::default();
             if let Some(contract_id) = &query.contract_id {
                 let sql = conditions.and(sql).push("contract_id = ");

@@ -1,5 +1,6 @@
 //! Inquiries: submitted under a daily limit per contract, listed in order
-//! of when handling starts, answered once; each acknowledgement and answer
+//! of when handling starts, answered (again if need be) or closed without
+//! a reply; each acknowledgement and answer
 //! is queued as an e-mail in the same transaction.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -19,7 +20,7 @@ use crate::store::events::{Audit, Change};
 /// The columns of an inquiry row.
 pub const INQUIRY_COLUMNS: &str = "id, contract_id, product, category, subject, body, reply_to, \
                                    status, received_at, handling_starts_at, answered_at, \
-                                   submitted_by";
+                                   submitted_by, closed_at, close_reason";
 
 /// Which inquiries to list, one page, in order of `handling_starts_at`.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +49,8 @@ struct InquiryRow {
     handling_starts_at: DateTime<Utc>,
     answered_at: Option<DateTime<Utc>>,
     submitted_by: String,
+    closed_at: Option<DateTime<Utc>>,
+    close_reason: Option<String>,
 }
 
 impl TryFrom<InquiryRow> for Inquiry {
@@ -68,6 +71,8 @@ impl TryFrom<InquiryRow> for Inquiry {
             handling_starts_at: row.handling_starts_at,
             answered_at: row.answered_at,
             submitted_by: row.submitted_by,
+            closed_at: row.closed_at,
+            close_reason: row.close_reason,
         })
     }
 }
@@ -230,13 +235,16 @@ where
     pub(crate) async fn answer_inquiry(
         &self,
         id: i64,
-        answer: Option<&str>,
+        answer: &str,
         now: DateTime<Utc>,
         audit: &Audit,
     ) -> Result<Option<Inquiry>> {
+        // Any inquiry may be answered, again and again: each answer is
+        // mailed. `answered_at` keeps the first answer's instant.
         let sql = format!(
-            "UPDATE inquiries SET status = 'answered', answered_at = $1 \
-             WHERE id = $2 AND status = 'open' RETURNING {INQUIRY_COLUMNS}"
+            "UPDATE inquiries SET status = 'answered', \
+             answered_at = COALESCE(answered_at, $1) \
+             WHERE id = $2 RETURNING {INQUIRY_COLUMNS}"
         );
         let mut tx = self.begin_write().await?;
         let row: Option<InquiryRow> = sqlx::query_as(&sql)
@@ -246,32 +254,61 @@ where
             .await
             .map_err(db_error)?;
         let Some(row) = row else {
-            return match self.get_inquiry(id).await? {
-                Some(_) => Err(Error::FailedPrecondition {
-                    reason: Reason::AlreadyAnswered.as_str(),
-                    message: format!("inquiry {id} is already answered"),
-                }),
-                None => Ok(None),
-            };
+            return Ok(None);
         };
         let answered = Inquiry::try_from(row)?;
-        if let Some(answer) = answer {
-            let mail = answer_mail(&answered, answer);
-            Self::queue_inquiry_mail(&mut tx, &answered, "inquiry_answer", mail, now).await?;
-        }
-        let detail = match answer {
-            Some(_) => "answer sent by e-mail".to_owned(),
-            None => String::new(),
-        };
+        let mail = answer_mail(&answered, answer);
+        Self::queue_inquiry_mail(&mut tx, &answered, "inquiry_answer", mail, now).await?;
         let change = Change {
             kind: "inquiry.answered",
             contract_id: Some(&answered.contract_id),
             license_id: None,
             subject: answered.id.to_string(),
-            detail,
+            detail: "answer sent by e-mail".to_owned(),
         };
         Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(Some(answered))
+    }
+
+    pub(crate) async fn close_inquiry(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Option<Inquiry>> {
+        let sql = format!(
+            "UPDATE inquiries SET status = 'closed', closed_at = $1, close_reason = $2 \
+             WHERE id = $3 AND status <> 'closed' RETURNING {INQUIRY_COLUMNS}"
+        );
+        let mut tx = self.begin_write().await?;
+        let row: Option<InquiryRow> = sqlx::query_as(&sql)
+            .bind(now)
+            .bind(reason)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else {
+            return match self.get_inquiry(id).await? {
+                Some(_) => Err(Error::FailedPrecondition {
+                    reason: Reason::AlreadyClosed.as_str(),
+                    message: format!("inquiry {id} is already closed"),
+                }),
+                None => Ok(None),
+            };
+        };
+        let closed = Inquiry::try_from(row)?;
+        let change = Change {
+            kind: "inquiry.closed",
+            contract_id: Some(&closed.contract_id),
+            license_id: None,
+            subject: closed.id.to_string(),
+            detail: format!("closed without a reply: {reason}"),
+        };
+        Self::record_event(&mut tx, audit, change, now).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(closed))
     }
 }

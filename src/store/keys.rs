@@ -9,11 +9,13 @@
 //! happens.
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Transaction, Type};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
-use crate::domain::contract::{Contract, Order, last_end};
+use crate::domain::contract::{Contract, Order, last_end, seats_on};
+use crate::domain::dates::jst_date;
 use crate::domain::license::{
-    Fingerprint, KeyRecord, KeyStatus, LicenseClaims, Mint, key_notice, new_key_id,
+    Fingerprint, KeyRecord, KeyStatus, LicenseClaims, Mint, Withdrawal, key_notice, new_key_id,
+    withdrawn_key_notice,
 };
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
@@ -53,6 +55,25 @@ pub fn newest_key_sql() -> String {
 /// the backend cannot put it in the batch ([`Backend::UPDATES_IN_BATCH`]).
 pub const SUPERSEDE_KEY: &str =
     "UPDATE license_keys SET status = 'superseded', superseded_by = $1 WHERE id = $2";
+
+/// Replaces the unsent notice of key `key_id` by one that says the key was
+/// withdrawn (kind `license_key_withdrawn`), so the key itself is never
+/// mailed after it was revoked or superseded.
+fn withdraw_notice_sql<DB: Backend>(
+    sql: &mut QueryBuilder<'_, DB>,
+    subject: String,
+    body: String,
+    key_id: String,
+) where
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+{
+    sql.push("UPDATE outbox SET kind = 'license_key_withdrawn', subject = ")
+        .push_bind(subject)
+        .push(", body = ")
+        .push_bind(body)
+        .push(" WHERE kind = 'license_key' AND status <> 'sent' AND license_key_id = ")
+        .push_bind(key_id);
+}
 
 /// One key by id (`$1`): VerifyKey's look-up of the key's record.
 pub fn find_key_sql() -> String {
@@ -224,7 +245,7 @@ where
             &key_id,
             &contract.license_id,
             &contract.id,
-            contract.seats,
+            seats_on(contract.seats, orders, jst_date(now)),
             fingerprint,
             sequence,
             previous.as_ref().map(|k| k.id.as_str()),
@@ -233,6 +254,14 @@ where
         );
         let (token, signing_key_id) = mint.mint(&claims).map_err(Error::internal)?;
         if let Some(previous) = &previous {
+            // The old key's notice, if still unsent, no longer carries it.
+            let (subject, body) = withdrawn_key_notice(
+                &previous.license_id,
+                &previous.id,
+                Withdrawal::Superseded { by: &key_id },
+            );
+            let old_id = previous.id.clone();
+            batch.push(move |sql| withdraw_notice_sql(sql, subject, body, old_id));
             if DB::UPDATES_IN_BATCH {
                 let (new_id, old_id) = (key_id.clone(), previous.id.clone());
                 batch.push(move |sql| {
@@ -398,6 +427,13 @@ where
             };
         };
         let key = KeyRecord::try_from(row)?;
+        let (subject, body) = withdrawn_key_notice(&key.license_id, &key.id, Withdrawal::Revoked);
+        let key_id = key.id.clone();
+        DB::execute(&mut *tx, move |sql| {
+            withdraw_notice_sql(sql, subject, body, key_id)
+        })
+        .await
+        .map_err(db_error)?;
         let change = Change {
             kind: "key.revoked",
             contract_id: Some(&key.contract_id),

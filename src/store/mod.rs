@@ -55,6 +55,10 @@ pub struct DatabaseOptions {
     /// How long a call waits for a connection before it answers
     /// UNAVAILABLE.
     pub acquire_timeout: Duration,
+    /// Whether a SQLite file that does not exist is created (with a
+    /// warning naming its absolute path) or refused, naming the path.
+    /// `serve` creates; the admin commands never do.
+    pub create_if_missing: bool,
 }
 
 impl Default for DatabaseOptions {
@@ -62,7 +66,18 @@ impl Default for DatabaseOptions {
         Self {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            create_if_missing: true,
         }
+    }
+}
+
+/// Where a database URL points, for people: a SQLite file's absolute path,
+/// or PostgreSQL's host and database name (never the password).
+pub fn describe_database(url: &str) -> String {
+    if url.starts_with("sqlite:") {
+        sqlite::absolute_path(url).unwrap_or_else(|| url.to_owned())
+    } else {
+        postgres::describe(url).unwrap_or_else(|| "a PostgreSQL database".to_owned())
     }
 }
 
@@ -333,14 +348,22 @@ pub trait Store: Send + Sync + 'static {
     async fn get_inquiry(&self, id: i64) -> Result<Option<Inquiry>>;
     /// One page of inquiries in order of `handling_starts_at`.
     async fn list_inquiries(&self, query: &inquiries::InquiryQuery) -> Result<Vec<Inquiry>>;
-    /// Marks an open inquiry answered; `None` when there is no such
-    /// inquiry, FAILED_PRECONDITION when it is answered already.
-    /// With `answer`, the answer's e-mail to the reply-to address is queued
-    /// in the same transaction.
+    /// Marks an inquiry answered and queues the answer's e-mail to the
+    /// reply-to address in the same transaction; an answered or closed
+    /// inquiry may be answered again. `None` when there is no such inquiry.
     async fn answer_inquiry(
         &self,
         id: i64,
-        answer: Option<&str>,
+        answer: &str,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Option<Inquiry>>;
+    /// Closes an inquiry without a reply, with the reason; `None` when there
+    /// is no such inquiry, FAILED_PRECONDITION when it is closed already.
+    async fn close_inquiry(
+        &self,
+        id: i64,
+        reason: &str,
         now: DateTime<Utc>,
         audit: &Audit,
     ) -> Result<Option<Inquiry>>;

@@ -36,9 +36,9 @@ impl SqlStore<Postgres> {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect_options)
+            .connect_with(connect_options.clone())
             .await
-            .map_err(db_error)?;
+            .map_err(|error| missing_database(error, &connect_options))?;
         sqlx::migrate!("migrations/postgres")
             .run(&pool)
             .await
@@ -49,6 +49,40 @@ impl SqlStore<Postgres> {
             pool,
         })
     }
+}
+
+/// A clear refusal for a database that does not exist (SQLSTATE 3D000),
+/// naming it; any other error as usual.
+fn missing_database(error: sqlx::Error, options: &PgConnectOptions) -> Error {
+    if let sqlx::Error::Database(db) = &error
+        && db.code().as_deref() == Some("3D000")
+    {
+        let name = options.get_database().unwrap_or("?");
+        return Error::FailedPrecondition {
+            reason: "DATABASE_MISSING",
+            message: format!(
+                "the PostgreSQL database \"{name}\" does not exist on {}:{}; create it first \
+                 (createdb -h {} -p {} -U {} {name})",
+                options.get_host(),
+                options.get_port(),
+                options.get_host(),
+                options.get_port(),
+                options.get_username(),
+            ),
+        };
+    }
+    db_error(error)
+}
+
+/// `HOST:PORT/DATABASE` of a `postgres://` URL, without user or password.
+pub(crate) fn describe(url: &str) -> Option<String> {
+    let options = PgConnectOptions::from_str(url).ok()?;
+    Some(format!(
+        "postgres://{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    ))
 }
 
 /// LISTENs on [`REVOCATION_CHANNEL`] until the connection is lost. Once

@@ -10,8 +10,8 @@ use crate::domain::contract::last_end;
 use crate::domain::dates::jst_date;
 use crate::domain::license::{
     Fingerprint, KeyRecord, KeyStatus, LicenseClaims, LicenseKeys, Mint, ReissueDecision,
-    ReissueFacts, ReissueRecord, ReissueStatus, decide_reissue, fingerprint_match, new_key_id,
-    new_reissue_id, review_gets_provisional_key, review_notice,
+    ReissueFacts, ReissueRecord, ReissueStatus, Withdrawal, decide_reissue, fingerprint_match,
+    new_key_id, new_reissue_id, review_gets_provisional_key, review_notice, withdrawn_key_notice,
 };
 use crate::error::{Error, Reason, Result};
 use crate::store::backend::{Backend, Batch, Column, SqlStore};
@@ -529,6 +529,14 @@ where
         let record = Self::reissue_in(&mut tx, id)
             .await?
             .ok_or_else(|| reissue_not_found(id))?;
+        if let Some(provisional) = &record.provisional {
+            let notice = withdrawn_key_notice(
+                &record.license_id,
+                &provisional.id,
+                Withdrawal::Superseded { by: &key.id },
+            );
+            Self::withdraw_review_notice(&mut tx, notice, &provisional.id).await?;
+        }
         let change = Change {
             kind: "reissue.approved",
             contract_id: Some(&contract.id),
@@ -582,6 +590,11 @@ where
         let record = Self::reissue_in(&mut tx, id)
             .await?
             .ok_or_else(|| reissue_not_found(id))?;
+        if let Some(provisional) = &record.provisional {
+            let notice =
+                withdrawn_key_notice(&record.license_id, &provisional.id, Withdrawal::Revoked);
+            Self::withdraw_review_notice(&mut tx, notice, &provisional.id).await?;
+        }
         let change = Change {
             kind: "reissue.rejected",
             contract_id: Some(&record.contract_id),
@@ -592,6 +605,27 @@ where
         Self::record_event(&mut tx, audit, change, now).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(record)
+    }
+
+    /// Replaces the unsent review notice that carries provisional key
+    /// `key_id` (approved: superseded; rejected: revoked) by one that says
+    /// so and carries no key (kind `license_key_withdrawn`).
+    async fn withdraw_review_notice(
+        tx: &mut Transaction<'static, DB>,
+        (subject, body): (String, String),
+        key_id: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE outbox SET kind = 'license_key_withdrawn', subject = $1, body = $2 \
+             WHERE kind = 'reissue_review' AND status <> 'sent' AND body LIKE $3",
+        )
+        .bind(subject)
+        .bind(body)
+        .bind(format!("%{key_id}%"))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        Ok(())
     }
 
     /// The record of a row, with its keys read from the pool.

@@ -240,11 +240,21 @@ where
     async fn answer_inquiry(
         &self,
         id: i64,
-        answer: Option<&str>,
+        answer: &str,
         now: DateTime<Utc>,
         audit: &Audit,
     ) -> Result<Option<Inquiry>> {
         SqlStore::answer_inquiry(self, id, answer, now, audit).await
+    }
+
+    async fn close_inquiry(
+        &self,
+        id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: &Audit,
+    ) -> Result<Option<Inquiry>> {
+        SqlStore::close_inquiry(self, id, reason, now, audit).await
     }
 
     async fn contract_by_license(&self, license_id: &str) -> Result<Option<Contract>> {

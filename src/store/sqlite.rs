@@ -30,12 +30,27 @@ impl SqlStore<Sqlite> {
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
         let connect_options = SqliteConnectOptions::from_str(url)
             .map_err(|_| Error::invalid("database_url", "not a valid sqlite:// URL"))?
-            .create_if_missing(true)
+            .create_if_missing(options.create_if_missing)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let filename = connect_options.get_filename();
+        let in_memory = filename == Path::new(":memory:") || url.contains("mode=memory");
+        if !in_memory && !filename.exists() {
+            let shown = absolute(filename);
+            if !options.create_if_missing {
+                return Err(Error::FailedPrecondition {
+                    reason: "DATABASE_MISSING",
+                    message: format!(
+                        "there is no database at {shown}; this command never creates one: \
+                         give the --database-url (or NEO_SUPPORT_DATABASE_URL) the server \
+                         uses, or start `neo-supportd serve` on it first"
+                    ),
+                });
+            }
+            tracing::warn!(path = %shown, "creating a new, empty SQLite database at {shown}");
+        }
         if let Some(parent) = filename.parent()
             && !parent.as_os_str().is_empty()
             && !parent.exists()
@@ -44,7 +59,7 @@ impl SqlStore<Sqlite> {
         }
         // Created 0600 before SQLite opens it: SQLite gives the -wal and
         // -shm files the database file's mode, whatever the umask.
-        if filename != Path::new(":memory:") && !url.contains("mode=memory") {
+        if !in_memory {
             create_private_file(filename).map_err(Error::internal)?;
         }
         let pool = SqlitePoolOptions::new()
@@ -57,6 +72,7 @@ impl SqlStore<Sqlite> {
             .run(&pool)
             .await
             .map_err(Error::internal)?;
+        widen_inquiry_status(&pool).await?;
         // One connection for write transactions: writers queue for it in
         // order instead of polling the file's lock with SQLite's busy
         // handler (whose sleeps grow to 100 ms), so a burst of writes costs
@@ -70,6 +86,95 @@ impl SqlStore<Sqlite> {
             .map_err(db_error)?;
         Ok(Self { pool, writer })
     }
+}
+
+/// The status CHECK of `inquiries` with 'closed' (migration 0012), made
+/// once: the table is rebuilt with foreign keys off (the outbox points at
+/// it), in a write transaction of its own, on one connection. A database
+/// that has it already is left alone.
+const WIDEN_INQUIRY_STATUS: &str = "\
+PRAGMA foreign_keys = OFF;
+BEGIN IMMEDIATE;
+CREATE TABLE inquiries_new (
+    id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+    contract_id        TEXT NOT NULL REFERENCES contracts (id),
+    product            TEXT NOT NULL,
+    category           TEXT NOT NULL,
+    subject            TEXT NOT NULL,
+    body               TEXT NOT NULL,
+    reply_to           TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('open', 'answered', 'closed')),
+    received_at        TEXT NOT NULL,
+    handling_starts_at TEXT NOT NULL,
+    answered_at        TEXT,
+    submitted_by       TEXT NOT NULL,
+    closed_at          TEXT,
+    close_reason       TEXT
+);
+INSERT INTO inquiries_new (id, contract_id, product, category, subject, body, reply_to, status,
+                           received_at, handling_starts_at, answered_at, submitted_by,
+                           closed_at, close_reason)
+    SELECT id, contract_id, product, category, subject, body, reply_to, status,
+           received_at, handling_starts_at, answered_at, submitted_by, closed_at, close_reason
+    FROM inquiries;
+DROP TABLE inquiries;
+ALTER TABLE inquiries_new RENAME TO inquiries;
+CREATE INDEX inquiries_queue ON inquiries (handling_starts_at, id);
+CREATE INDEX inquiries_by_contract ON inquiries (contract_id, handling_starts_at, id);
+CREATE INDEX inquiries_by_contract_received ON inquiries (contract_id, received_at);
+COMMIT;";
+
+async fn widen_inquiry_status(pool: &Pool<Sqlite>) -> Result<()> {
+    use sqlx::Connection;
+    const CURRENT: &str =
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'inquiries'";
+    let widened = |sql: &str| sql.contains("'closed'");
+    let schema: String = sqlx::query_scalar(CURRENT)
+        .fetch_one(pool)
+        .await
+        .map_err(db_error)?;
+    if widened(&schema) {
+        return Ok(());
+    }
+    let mut connection = pool.acquire().await.map_err(db_error)?;
+    let result = sqlx::raw_sql(WIDEN_INQUIRY_STATUS)
+        .execute(&mut *connection)
+        .await;
+    if result.is_err() {
+        // Another process may have done it first; roll back ours.
+        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *connection).await;
+    }
+    let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+        .execute(&mut *connection)
+        .await;
+    if restored.is_err() {
+        // Never hand a connection without foreign keys back to the pool.
+        let _ = connection.detach().close().await;
+    }
+    let schema: String = sqlx::query_scalar(CURRENT)
+        .fetch_one(pool)
+        .await
+        .map_err(db_error)?;
+    match result {
+        Ok(_) if widened(&schema) => Ok(()),
+        _ if widened(&schema) => Ok(()),
+        Ok(_) => Err(Error::internal("the inquiries table was not rebuilt")),
+        Err(error) => Err(db_error(error)),
+    }
+}
+
+/// A path made absolute against the working directory, for messages.
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_owned())
+        .display()
+        .to_string()
+}
+
+/// The absolute path of the file a `sqlite://` URL names.
+pub(crate) fn absolute_path(url: &str) -> Option<String> {
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    Some(absolute(options.get_filename()))
 }
 
 impl Backend for sqlx::Sqlite {

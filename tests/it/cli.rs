@@ -32,9 +32,9 @@ fn json_of(output: &Output) -> Value {
 
 #[test]
 fn calendar_holidays_is_computed_locally_with_the_laws_names() {
+    // Issue 14: `--server` on the command line now asks the server, so
+    // the local computation is shown without it.
     let output = client(&[
-        "--server",
-        "http://127.0.0.1:9",
         "calendar",
         "holidays",
         "--from",
@@ -87,8 +87,9 @@ fn a_bad_local_date_exits_one_and_a_usage_error_exits_two() {
         "--to",
         "2026-12-31",
     ]);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("INVALID_ARGUMENT"));
+    // Issue 14: a malformed date is a usage error naming its flag, exit 2.
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--from"));
     assert_eq!(client(&["calendar", "day"]).status.code(), Some(2));
     assert_eq!(
         client(&["calendar", "reception", "--at", "noon"])
@@ -219,11 +220,16 @@ fn staff_bootstrap_a_token_and_manage_the_calendar_from_the_command_line() {
             .success()
     );
 
-    let refused = call(&["calendar", "day", "2026-02-30"]);
+    // Issue 14: a malformed date is judged by the CLI (exit 2, naming the
+    // argument); a year outside the law is the server's refusal (exit 1).
+    let malformed = call(&["calendar", "day", "2026-02-30"]);
+    assert_eq!(malformed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&malformed.stderr).contains("<DATE>"));
+    let refused = call(&["calendar", "day", "2100-01-01"]);
     assert_eq!(refused.status.code(), Some(1));
     let error = &json_of(&refused)["error"];
-    assert_eq!(error["code"], "INVALID_ARGUMENT");
-    assert_eq!(error["reason"], "INVALID_ARGUMENT");
+    assert_eq!(error["code"], "OUT_OF_RANGE");
+    assert_eq!(error["reason"], "DATE_OUT_OF_RANGE");
     assert!(error["message"].as_str().unwrap().contains("date"));
 
     let anonymous = client(&[
@@ -401,7 +407,7 @@ fn staff_run_the_contract_and_inquiry_workflow_from_the_command_line() {
 
     let (_, queue) = call(&["inquiry", "list", "--status", "open"]);
     assert_eq!(queue["inquiries"].as_array().unwrap().len(), 1);
-    let (code, answered) = call(&["inquiry", "answer", &id]);
+    let (code, answered) = call(&["inquiry", "answer", &id, "--body", "回答です。"]);
     assert_eq!(code, Some(0), "{answered}");
     assert_eq!(answered["status"], "answered");
     let (_, shown) = as_token(&customer_token, &["inquiry", "show", &id]);
@@ -676,8 +682,14 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
         client(&all)
     };
     assert!(call(&["calendar", "day", "2026-11-23"]).status.success());
+    // Issue 14: judged by the CLI before any call (exit 2); the metrics
+    // below count a refusal from an out-of-range year instead.
     assert_eq!(
         call(&["calendar", "day", "2026-02-30"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        call(&["calendar", "day", "2100-01-01"]).status.code(),
         Some(1)
     );
     let received = crate::common::a_month_ago();
@@ -730,7 +742,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
     assert!(metrics.contains("200 OK"), "{metrics}");
     for expected in [
         r#"neo_support_calls_total{rpc="GetCalendarDay",code="OK"} 1"#,
-        r#"neo_support_calls_total{rpc="GetCalendarDay",code="INVALID_ARGUMENT"} 1"#,
+        r#"neo_support_calls_total{rpc="GetCalendarDay",code="OUT_OF_RANGE"} 1"#,
         r#"neo_support_reissues_total{outcome="issued"} 1"#,
         "neo_support_call_duration_seconds_bucket{rpc=\"RequestReissue\"",
         "neo_support_outbox_unsent",
@@ -753,7 +765,7 @@ fn calls_are_logged_one_line_each_and_counted_in_prometheus_metrics() {
         .filter(|c| c["fields"]["rpc"] == "GetCalendarDay")
         .collect();
     assert_eq!(day_calls.len(), 1, "{log}");
-    assert_eq!(day_calls[0]["fields"]["code"], "INVALID_ARGUMENT", "{log}");
+    assert_eq!(day_calls[0]["fields"]["code"], "OUT_OF_RANGE", "{log}");
     assert!(
         day_calls.iter().all(
             |c| c["fields"]["request_id"].is_string() && c["fields"]["duration_ms"].is_number()
@@ -1097,7 +1109,8 @@ fn keys_public_write_over_plain_http_from_another_host_is_refused_without_insecu
         write,
     ]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    // Issue 14: judged by the CLI before any call, so a usage error (2).
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--insecure") && stderr.contains("https://"),
         "{stderr}"

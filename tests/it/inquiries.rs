@@ -409,7 +409,7 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
         let answered = staff
             .answer_inquiry(pb::AnswerInquiryRequest {
                 id: friday.id,
-                answer: String::new(),
+                answer: "回答です。".into(),
             })
             .await
             .unwrap()
@@ -421,7 +421,10 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             answered.answered_at.as_ref().and_then(datetime),
             Some(jst_at(2026, 11, 30, 11, 0, 0))
         );
-        let again = staff
+        // Issue 14: an answer needs a body, and an answered inquiry can be
+        // answered again (each answer mailed); the first answer's instant
+        // stays.
+        let empty = staff
             .answer_inquiry(pb::AnswerInquiryRequest {
                 id: friday.id,
                 answer: String::new(),
@@ -429,13 +432,28 @@ async fn the_queue_runs_in_handling_order_and_customers_see_only_their_own() {
             .await
             .unwrap_err();
         assert_eq!(
-            (again.code(), reason(&again)),
-            (Code::FailedPrecondition, "ALREADY_ANSWERED".into())
+            (empty.code(), reason(&empty)),
+            (Code::InvalidArgument, "ANSWER_REQUIRED".into())
+        );
+        server.clock.set(jst_at(2026, 11, 30, 11, 30, 0));
+        let again = staff
+            .answer_inquiry(pb::AnswerInquiryRequest {
+                id: friday.id,
+                answer: "補足です。".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .inquiry
+            .unwrap();
+        assert_eq!(
+            again.answered_at.as_ref().and_then(datetime),
+            Some(jst_at(2026, 11, 30, 11, 0, 0))
         );
         let missing = staff
             .answer_inquiry(pb::AnswerInquiryRequest {
                 id: 999_999,
-                answer: String::new(),
+                answer: "x".into(),
             })
             .await
             .unwrap_err();

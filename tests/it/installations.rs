@@ -145,13 +145,13 @@ fn the_fingerprint_command_hashes_components_and_records_absent_ones_as_null() {
         this["fingerprint"],
         "stable"
     );
+    // Issue 14: input the CLI judges itself is a usage error (exit 2),
+    // said on stderr.
     let bad = client(&["--json", "fingerprint", "--component", "cpu=1"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(
-        json_of(&bad)["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("machine, board, disk and nic")
+        String::from_utf8_lossy(&bad.stderr).contains("machine, board, disk and nic"),
+        "{bad:?}"
     );
 }
 
@@ -590,11 +590,22 @@ async fn a_reissue_waiting_for_review_gets_a_provisional_key_until_staff_decide(
         let json = json_of(&cli(true));
         assert_eq!(json["status"], "pending_review");
         assert_eq!(json["provisional_key"], answer.provisional_key.as_str());
-        let text = stdout_text(&cli(false));
+        // Issue 14: a reissue that waits exits 3 with nothing on stdout
+        // (`NEW_KEY=$(...)` captures no provisional key); the provisional
+        // key and its expiry, in JST, go to stderr.
+        let waiting = cli(false);
+        assert_eq!(waiting.status.code(), Some(3), "{waiting:?}");
+        assert!(stdout_text(&waiting).is_empty(), "{waiting:?}");
+        let jst = |at: chrono::DateTime<chrono::Utc>| {
+            at.with_timezone(&neo_support::domain::dates::jst())
+                .format("%Y-%m-%d %H:%M:%S %:z")
+                .to_string()
+        };
+        let text = String::from_utf8_lossy(&waiting.stderr).into_owned();
         assert!(
             text.contains(&format!(
                 "provisional key until {}:\n{}",
-                expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                jst(expires_at),
                 answer.provisional_key
             )),
             "{text}"
@@ -602,7 +613,7 @@ async fn a_reissue_waiting_for_review_gets_a_provisional_key_until_staff_decide(
 
         // `key verify` says until when, offline and online.
         let dir = server.keys_dir.path().to_str().unwrap().to_owned();
-        let until = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let until = jst(expires_at);
         let offline = client(&[
             "key",
             "verify",
@@ -634,7 +645,11 @@ async fn a_reissue_waiting_for_review_gets_a_provisional_key_until_staff_decide(
             (Value::Bool(true), "provisional".into())
         );
         assert_eq!(json["provisional"], true);
-        assert_eq!(json["expires_at"], until.as_str());
+        // JSON keeps RFC 3339 UTC.
+        assert_eq!(
+            json["expires_at"],
+            expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
 
         // The customer's mail says a provisional key was issued, until
         // when, and by which business day staff decide.

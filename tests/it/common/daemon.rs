@@ -129,6 +129,13 @@ pub fn http_get(address: &str, path: &str) -> String {
 /// Creates a staff token named `name` on `database_url` with
 /// `neo-supportd token create`, as an operator would, and returns it.
 pub fn staff_token_on(database_url: &str, name: &str) -> String {
+    // `token create` never creates a database: make it first, as an
+    // operator does with `neo-supportd init` (or by starting the server).
+    let init = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
+        .args(["init", "--database-url", database_url])
+        .output()
+        .expect("run neo-supportd init");
+    assert!(init.status.success(), "{init:?}");
     let created = Command::new(env!("CARGO_BIN_EXE_neo-supportd"))
         .args([
             "token",
