@@ -135,7 +135,11 @@ where
                 Ok(Some(due)) => due,
                 Ok(None) => continue,
                 Err(error) => {
-                    tracing::warn!(contract_id = %candidate.contract_id, %error, "no reminder: the calendar does not reach the date");
+                    tracing::warn!(
+                        contract_id = %candidate.contract_id,
+                        %error,
+                        "no reminder: the calendar does not reach the date"
+                    );
                     continue;
                 }
             };
@@ -249,7 +253,12 @@ where
         };
         Self::record_event(&mut tx, &Audit::daemon(), change, now).await?;
         tx.commit().await.map_err(db_error)?;
-        tracing::info!(contract_id = %candidate.contract_id, %threshold, outbox_id, "renewal reminder queued");
+        tracing::info!(
+            contract_id = %candidate.contract_id,
+            %threshold,
+            outbox_id,
+            "renewal reminder queued"
+        );
         Ok(true)
     }
 
