@@ -67,7 +67,7 @@ fn calendar_holidays_is_computed_locally_with_the_laws_names() {
 }
 
 #[test]
-fn a_bad_local_date_exits_one_and_a_usage_error_exits_two() {
+fn a_year_outside_the_law_exits_one_and_a_malformed_date_exits_two() {
     let output = client(&[
         "--json",
         "calendar",
