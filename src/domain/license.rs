@@ -584,7 +584,12 @@ pub fn review_notice(
                 .with_timezone(&crate::domain::dates::jst())
                 .format("%Y-%m-%d %H:%M");
             format!(
-                "審査の間お使いいただける暫定ライセンスキーを発行しました。\n                 暫定ライセンスキーの有効期限: {until}（日本時間）\n                 キーID: {key_id}\n\n                 暫定ライセンスキー:\n{token}\n\n                 暫定ライセンスキーは {fingerprint} のサーバーでのみ、有効期限まで有効です。                 承認後は正式なライセンスキーをお送りし、暫定ライセンスキーはそれに置き換わります。\n",
+                "審査の間お使いいただける暫定ライセンスキーを発行しました。\n\
+                 暫定ライセンスキーの有効期限: {until}（日本時間）\n\
+                 キーID: {key_id}\n\n\
+                 暫定ライセンスキー:\n{token}\n\n\
+                 暫定ライセンスキーは {fingerprint} のサーバーでのみ、有効期限まで有効です。\
+                 承認後は正式なライセンスキーをお送りし、暫定ライセンスキーはそれに置き換わります。\n",
                 key_id = key.id,
                 token = key.token,
                 fingerprint = key.fingerprint,
@@ -593,7 +598,14 @@ pub fn review_notice(
         _ => "このご依頼には暫定ライセンスキーは発行されません。\n".to_owned(),
     };
     let body = format!(
-        "{customer_name} 御中\n\n         desknet's NEO バックアップサーバーのライセンスキー再発行のご依頼を受け付けました。         このご依頼は当社担当者の審査を経て処理いたします。\n\n         ライセンスID: {license}\n         受付番号: {id}\n         新しいサーバーのフィンガープリント: {fingerprint}\n         審査結果のご連絡期限: {deadline}（営業日）\n\n         {provisional_text}",
+        "{customer_name} 御中\n\n\
+         desknet's NEO バックアップサーバーのライセンスキー再発行のご依頼を受け付けました。\
+         このご依頼は当社担当者の審査を経て処理いたします。\n\n\
+         ライセンスID: {license}\n\
+         受付番号: {id}\n\
+         新しいサーバーのフィンガープリント: {fingerprint}\n\
+         審査結果のご連絡期限: {deadline}（営業日）\n\n\
+         {provisional_text}",
         license = record.license_id,
         id = record.id,
         fingerprint = record.fingerprint,
@@ -1097,5 +1109,11 @@ mod tests {
             "{without}"
         );
         assert!(without.contains("2027-01-05"));
+        for mail in [&body, &without] {
+            assert!(
+                mail.lines().all(|line| !line.starts_with(' ') && !line.contains("  ")),
+                "no stray indentation from the source in the mail:\n{mail}"
+            );
+        }
     }
 }
