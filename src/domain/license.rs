@@ -1111,7 +1111,8 @@ mod tests {
         assert!(without.contains("2027-01-05"));
         for mail in [&body, &without] {
             assert!(
-                mail.lines().all(|line| !line.starts_with(' ') && !line.contains("  ")),
+                mail.lines()
+                    .all(|line| !line.starts_with(' ') && !line.contains("  ")),
                 "no stray indentation from the source in the mail:\n{mail}"
             );
         }
