@@ -370,6 +370,23 @@ async fn run_command(cli: &Cli) -> Result<Output, Failure> {
     }
 }
 
+/// One JSON document on one line that is safe on a terminal: every
+/// control character, DEL and C1 included, written as a \u escape (JSON
+/// allows it inside strings, and there are none outside). serde_json
+/// escapes only C0.
+pub(crate) fn json_line(value: &Value) -> String {
+    let text = value.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Prints the outcome and returns the exit code: 0; 1 when the server
 /// refused (or a key does not verify); 2 for a usage error the CLI found
 /// itself, before any call; 3 when a reissue waits for review.
@@ -377,7 +394,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
     match outcome {
         Ok(output) => {
             if cli.json {
-                println!("{}", output.json);
+                println!("{}", json_line(&output.json));
             } else if !output.text.is_empty() {
                 println!("{}", terminal_safe(output.text.trim_end(), true));
             }
@@ -391,7 +408,9 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
             if cli.json {
                 println!(
                     "{}",
-                    json!({"error": {"code": code, "reason": reason, "message": message}})
+                    json_line(
+                        &json!({"error": {"code": code, "reason": reason, "message": message}})
+                    )
                 );
             } else {
                 let reason = reason.map(|r| format!(" {r}")).unwrap_or_default();
@@ -401,7 +420,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
         }
         Err(Failure::Negative(output)) => {
             if cli.json {
-                println!("{}", output.json);
+                println!("{}", json_line(&output.json));
             } else {
                 println!("{}", terminal_safe(output.text.trim_end(), true));
             }
@@ -414,7 +433,7 @@ pub fn report(cli: &Cli, outcome: Result<Output, Failure>) -> i32 {
         }
         Err(Failure::Waiting(output)) => {
             if cli.json {
-                println!("{}", output.json);
+                println!("{}", json_line(&output.json));
                 0
             } else {
                 eprintln!("{}", terminal_safe(output.text.trim_end(), true));
@@ -477,5 +496,19 @@ pub(crate) fn list<T>(items: &[T], to_json: fn(&T) -> Value, to_text: fn(&T) -> 
     Output {
         json: Value::Array(items.iter().map(to_json).collect()),
         text: items.iter().map(to_text).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_output_escapes_every_control_character_and_stays_the_same_document() {
+        let value = json!({"subject": "a\u{1b}[2J b\u{7f} c\u{9b}31m 勤労感謝の日\r\n"});
+        let line = json_line(&value);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("勤労感謝の日"), "{line}");
+        assert_eq!(serde_json::from_str::<Value>(&line).unwrap(), value);
     }
 }

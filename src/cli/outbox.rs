@@ -3,7 +3,7 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{Failure, Output, field, list, rfc3339, terminal_safe, text_or_null};
+use super::{Failure, Output, field, json_line, list, rfc3339, terminal_safe, text_or_null};
 use crate::client::SupportClient;
 use crate::pb;
 
@@ -371,20 +371,4 @@ async fn watch_events(
         }
         tokio::time::sleep(RESUME_AFTER).await;
     }
-}
-
-/// One JSON line that is safe on a terminal: every control character,
-/// C1 included, written as a \u escape (JSON allows it inside strings,
-/// and there are none outside).
-fn json_line(value: &Value) -> String {
-    let text = value.to_string();
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
